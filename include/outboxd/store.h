@@ -1,0 +1,205 @@
+// The durable outbox: one RocksDB with one WAL; every state change that must
+// be atomic (deliveries + stats + integration state + system notification)
+// is one `Changes` batch applied with one (group-committed) fsync.
+//
+// Layout (docs/storage.md has the reasons):
+//   outbox        integration(8B BE) . due_ms(8B BE) . seq(8B BE) -> delivery
+//   dead          integration(8B BE) . seq(8B BE)                -> reason + delivery
+//   stats         integration(8B BE) . minute(8B BE)             -> requests, failures (merge: add)
+//   counters      company(8B BE) . hour(8B BE)                   -> requests processed (merge: add)
+//   integrations  integration(8B BE)                             -> opaque config record
+//   meta          name                                           -> value; "q/<id>" queued count (merge: add)
+//
+// The outbox is ordered per integration, then by due time: a disabled or
+// broken integration is "parked" simply by not being scanned, a purge is a
+// range delete, and a slow destination never blocks the scan of another.
+//
+// Thread safety: all methods are thread-safe. Scans of one integration must
+// not run concurrently with each other (the dispatcher owns them).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "outboxd/clock.h"
+
+namespace rocksdb {
+class Env;
+}
+
+namespace outboxd {
+
+inline constexpr TimeMs kNoDue = INT64_MAX;
+
+struct DeliveryKey {
+  uint64_t integration_id = 0;
+  TimeMs due_ms = 0;
+  uint64_t seq = 0;  // unique across the store's lifetime, never reused
+  friend bool operator==(const DeliveryKey&, const DeliveryKey&) = default;
+};
+
+struct Delivery {
+  DeliveryKey key;
+  uint32_t attempts = 0;         // failed requests that carried it so far
+  TimeMs first_enqueued_ms = 0;  // when it was first written
+  std::string log_type;
+  std::string event;             // the event's JSON bytes, as received
+};
+
+struct DeadDelivery {
+  Delivery delivery;
+  std::string reason;  // e.g. "max age", "400 InvalidDataFormat: ..."
+  TimeMs died_ms = 0;
+};
+
+struct StatsBucket {
+  uint64_t integration_id = 0;
+  int64_t minute = 0;
+  uint64_t requests = 0;
+  uint64_t failures = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  // fsync every Apply (group commit shares it among concurrent writers).
+  // Only tests and benchmarks that say so turn it off.
+  bool sync = true;
+  // Environment seam for fault-injection tests; nullptr = the default Env.
+  rocksdb::Env* env = nullptr;
+  // RocksDB block cache and write buffer sizes.
+  uint64_t write_buffer_bytes = 64ull << 20;
+  uint64_t block_cache_bytes = 64ull << 20;
+};
+
+class OutboxStore;
+
+// A set of changes applied atomically by OutboxStore::Apply. Not thread-safe;
+// build it on one thread. Sequence numbers are assigned when Enqueue is
+// called (and are never reused, even if the Changes is dropped).
+class Changes {
+ public:
+  ~Changes();
+  Changes(Changes&&) noexcept;
+  Changes& operator=(Changes&&) noexcept;
+
+  // A new delivery of `event` for `integration_id`, due at `due_ms`.
+  DeliveryKey Enqueue(uint64_t integration_id, std::string_view log_type,
+                      std::string_view event, TimeMs due_ms, TimeMs enqueued_ms);
+  // Delivered: the key vanishes (SingleDelete).
+  void Remove(const DeliveryKey& key);
+  // A retry: the old key is removed and the delivery is written again under
+  // (integration, new_due, seq) with `attempts`. new_due is raised to
+  // old due + 1 ms if needed so no key is ever written twice.
+  DeliveryKey Reschedule(const Delivery& delivery, TimeMs new_due, uint32_t attempts);
+  // Given up: removed from the outbox, kept in `dead` with the reason.
+  void MoveToDead(const Delivery& delivery, std::string_view reason, TimeMs now);
+  // Replay: a dead delivery goes back to the outbox, due at `due_ms`, with
+  // its attempt count reset.
+  DeliveryKey Replay(const DeadDelivery& dead, TimeMs due_ms);
+
+  void AddStats(uint64_t integration_id, int64_t minute, uint64_t requests,
+                uint64_t failures);
+  void PutIntegration(uint64_t integration_id, std::string_view record);
+  void AddRequestCount(uint64_t company_id, int64_t hour, uint64_t count);
+  void PutMeta(std::string_view name, std::string_view value);
+
+  bool empty() const;
+  size_t deliveries_enqueued() const;  // Enqueue + Replay calls
+
+ private:
+  friend class OutboxStore;
+  struct Impl;
+  explicit Changes(OutboxStore* store);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct StoreStats {
+  uint64_t live_sst_bytes = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t memtable_bytes = 0;
+};
+
+class OutboxStore {
+ public:
+  // Opens or creates the store at options.path, rebuilding the in-memory
+  // due index (one seek per integration, independent of backlog size).
+  static absl::StatusOr<std::unique_ptr<OutboxStore>> Open(const StoreOptions& options);
+  ~OutboxStore();
+
+  Changes NewChanges();
+  // Writes all changes in one WriteBatch (synced unless options.sync is off).
+  // Readers (ScanDue, NextDue) see them once this returns OK.
+  absl::Status Apply(Changes changes);
+
+  // Called after each successful Apply that wrote an outbox key, with the
+  // integration and the earliest due time written for it. Set once before
+  // concurrent use; called on the applying thread, must not block.
+  void SetDueListener(std::function<void(uint64_t integration_id, TimeMs due_ms)> fn);
+
+  // Hands `fn` the deliveries of one integration with due_ms <= now, in
+  // (due, seq) order, from the integration's cursor, at most `max_items`.
+  // Each is handed out once: a later scan continues after it, unless a write
+  // below the cursor rewinds it, so the caller skips keys it already holds.
+  // Returns the number handed out.
+  absl::StatusOr<size_t> ScanDue(uint64_t integration_id, TimeMs now, size_t max_items,
+                                 absl::FunctionRef<void(Delivery&&)> fn);
+
+  // Earliest due time of the integration's deliveries not yet handed out, or
+  // kNoDue. A lower bound: may be earlier than any real entry, never later.
+  TimeMs NextDue(uint64_t integration_id) const;
+  // Integrations whose NextDue <= now.
+  std::vector<uint64_t> DueIntegrations(TimeMs now) const;
+  // Makes every delivery of the integration scannable again from its start
+  // (after it was enabled, or the caller dropped what it held).
+  void ResetCursor(uint64_t integration_id);
+
+  // Queued deliveries of an integration (exact, persisted).
+  uint64_t QueuedCount(uint64_t integration_id) const;
+  // Earliest due time over all its queued deliveries (one seek), or kNoDue.
+  absl::StatusOr<TimeMs> OldestDue(uint64_t integration_id) const;
+
+  // Removes everything of an integration: outbox, dead, stats, its record
+  // and queued counter, in one batch.
+  absl::Status PurgeIntegration(uint64_t integration_id);
+
+  absl::Status ForEachIntegration(
+      absl::FunctionRef<void(uint64_t id, std::string_view record)> fn) const;
+  absl::StatusOr<std::optional<std::string>> GetIntegration(uint64_t id) const;
+  // Stats buckets with minute >= since_minute, all integrations.
+  absl::Status ForEachStatsBucket(int64_t since_minute,
+                                  absl::FunctionRef<void(const StatsBucket&)> fn) const;
+  // Deletes stats buckets older than `before_minute` for every integration.
+  absl::Status TrimStats(int64_t before_minute);
+  absl::Status ForEachDead(uint64_t integration_id, size_t max_items,
+                           absl::FunctionRef<void(DeadDelivery&&)> fn) const;
+  // Removes one dead delivery by (integration, seq).
+  absl::Status RemoveDead(uint64_t integration_id, uint64_t seq);
+  // Request counts of one hour, per company.
+  absl::Status ForEachRequestCount(int64_t hour,
+                                   absl::FunctionRef<void(uint64_t company, uint64_t n)> fn) const;
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const;
+
+  StoreStats Stats() const;
+  // Forces a flush of memtables and the WAL sync (used at shutdown).
+  absl::Status Flush();
+
+  // For tests: internal keys skipped by the last ScanDue on this thread
+  // (RocksDB perf context), to prove tombstones do not slow the scan.
+  static uint64_t LastScanSkippedInternalKeys();
+
+ private:
+  friend class Changes;
+  struct Impl;
+  explicit OutboxStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outboxd
