@@ -20,6 +20,15 @@ enum class IntegrationKind : uint8_t { kSentinel, kSentinelDcr };
 // its own last notice is still delivered, then it is purged.
 enum class IntegrationState : uint8_t { kEnabled, kDisabled, kBroken, kDeleting };
 
+// Integration ids are below 2^63. The deliveries an integration must still
+// get after it stopped (its own "disabled"/"deleted"/"broken" notice) live
+// in its notice lane, id | kNoticeLaneBit: the dispatcher sends them with the
+// integration's destination while its main queue stays parked.
+inline constexpr uint64_t kNoticeLaneBit = 1ull << 63;
+inline constexpr uint64_t NoticeLaneOf(uint64_t id) { return id | kNoticeLaneBit; }
+inline constexpr uint64_t IntegrationOfLane(uint64_t lane) { return lane & ~kNoticeLaneBit; }
+inline constexpr bool IsNoticeLane(uint64_t lane) { return (lane & kNoticeLaneBit) != 0; }
+
 std::string_view KindName(IntegrationKind kind);      // "sentinel", "sentinel_dcr"
 std::string_view StateName(IntegrationState state);   // "enabled", ...
 
@@ -52,10 +61,9 @@ struct IntegrationConfig {
   TimeMs updated_ms = 0;
   uint64_t version = 0;                  // bumped on every change
 
-  // Whether the dispatcher sends this integration's queued deliveries.
-  bool Delivers() const {
-    return state == IntegrationState::kEnabled || state == IntegrationState::kDeleting;
-  }
+  // Whether the dispatcher sends this integration's queued deliveries (its
+  // notice lane delivers in every state).
+  bool Delivers() const { return state == IntegrationState::kEnabled; }
   // Whether ingest routes new events to it (broken ones park them).
   bool AcceptsNewEvents() const {
     return state == IntegrationState::kEnabled || state == IntegrationState::kBroken;

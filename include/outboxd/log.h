@@ -1,0 +1,41 @@
+// One-line structured logs: `ts=2026-11-27T20:00:00.123Z level=warn msg="..." key=value ...`.
+//
+// Every delivery line carries `integration=<id>`. Secrets are never passed
+// here. Thread-safe; lines are written whole.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+
+namespace outboxd {
+
+enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError };
+
+// A key and its already formatted value.
+struct LogField {
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, const char* v) : key(k), value(v) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
+  LogField(std::string_view k, T v) : key(k), value(absl::StrCat(v)) {}
+  std::string_view key;
+  std::string value;
+};
+
+// Lines below `level` are dropped. Default kInfo.
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+// Sends lines to `sink` instead of stderr (tests); nullptr restores stderr.
+void SetLogSinkForTest(std::string* sink);
+
+void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+
+// The line Log writes, without the timestamp (exposed for tests).
+std::string FormatLogFields(LogLevel level, std::string_view msg,
+                            std::initializer_list<LogField> fields);
+
+}  // namespace outboxd

@@ -1,0 +1,106 @@
+#include "dispatch/batcher.h"
+
+#include <algorithm>
+
+namespace outboxd {
+
+BatchLimits EffectiveLimits(const DestinationLimits& destination, const BatchLimits& ours) {
+  BatchLimits out = ours;
+  out.max_body_bytes = std::min(ours.max_body_bytes, destination.max_body_bytes);
+  out.max_records = std::min(ours.max_records, destination.max_records);
+  return out;
+}
+
+void Batcher::Add(Delivery delivery) {
+  Queue& q = queues_[delivery.log_type];
+  q.bytes += delivery.event.size();
+  bytes_ += delivery.event.size();
+  ++count_;
+  q.items.push_back(std::move(delivery));
+}
+
+void Batcher::AddFront(std::vector<Delivery> batch) {
+  for (const Delivery& d : batch) bytes_ += d.event.size();
+  count_ += batch.size();
+  front_.push_front(std::move(batch));
+}
+
+std::vector<Delivery> Batcher::Take(Queue& q, size_t n, uint64_t bytes) {
+  std::vector<Delivery> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(std::move(q.items.front()));
+    q.items.pop_front();
+  }
+  q.bytes -= bytes;
+  bytes_ -= bytes;
+  count_ -= n;
+  return out;
+}
+
+std::vector<Delivery> Batcher::Next(TimeMs now, bool flush, std::vector<Delivery>* oversized) {
+  if (!front_.empty()) {
+    std::vector<Delivery> batch = std::move(front_.front());
+    front_.pop_front();
+    for (const Delivery& d : batch) bytes_ -= d.event.size();
+    count_ -= batch.size();
+    return batch;
+  }
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    Queue& q = it->second;
+    if (q.items.empty()) {
+      it = queues_.erase(it);
+      continue;
+    }
+    // Fill greedily in order; stop at the first record that does not fit.
+    size_t n = 0;
+    uint64_t bytes = 0;
+    bool full = false;
+    for (const Delivery& d : q.items) {
+      uint64_t next = bytes + d.event.size();
+      if (n == limits_.max_records || ArrayBodyBytes(next, n + 1) > limits_.max_body_bytes) {
+        full = true;
+        break;
+      }
+      bytes = next;
+      ++n;
+    }
+    full = full || n == limits_.max_records;
+    if (n == 0) {  // the first record alone is over the limit
+      oversized->push_back(std::move(q.items.front()));
+      q.bytes -= oversized->back().event.size();
+      bytes_ -= oversized->back().event.size();
+      --count_;
+      q.items.pop_front();
+      continue;
+    }
+    bool lingered = q.items.front().key.due_ms + limits_.linger_ms <= now;
+    if (full || flush || lingered) return Take(q, n, bytes);
+    ++it;
+  }
+  return {};
+}
+
+std::vector<Delivery> Batcher::Drain() {
+  std::vector<Delivery> out;
+  out.reserve(count_);
+  for (auto& batch : front_)
+    for (Delivery& d : batch) out.push_back(std::move(d));
+  for (auto& [type, q] : queues_)
+    for (Delivery& d : q.items) out.push_back(std::move(d));
+  front_.clear();
+  queues_.clear();
+  count_ = 0;
+  bytes_ = 0;
+  return out;
+}
+
+TimeMs Batcher::ReadyAt() const {
+  if (!front_.empty()) return 0;
+  TimeMs at = kNoDue;
+  for (const auto& [type, q] : queues_)
+    if (!q.items.empty()) at = std::min(at, q.items.front().key.due_ms + limits_.linger_ms);
+  return at;
+}
+
+}  // namespace outboxd

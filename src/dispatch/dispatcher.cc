@@ -1,0 +1,446 @@
+#include "dispatch/dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "outboxd/log.h"
+
+namespace outboxd {
+
+struct Dispatcher::Lane {
+  explicit Lane(BatchLimits limits) : batcher(limits) {}
+  bool Delivers() const { return config.Delivers() && destination != nullptr; }
+
+  IntegrationConfig config;
+  std::unique_ptr<Destination> destination;
+  Batcher batcher;
+  // (due, seq) of every delivery handed out by the store and not finished:
+  // queued in the batcher, in flight, or being committed. A rescan after a
+  // cursor rewind skips them.
+  absl::flat_hash_set<std::pair<TimeMs, uint64_t>> held;
+  uint32_t in_flight = 0;
+  bool notice = false;  // a notice lane (see kNoticeLaneBit)
+};
+
+struct Dispatcher::Flight {
+  uint64_t lane_id = 0;
+  std::vector<Delivery> deliveries;
+  TimeMs sent_ms = 0;
+};
+
+namespace {
+std::pair<TimeMs, uint64_t> HeldKey(const Delivery& d) { return {d.key.due_ms, d.key.seq}; }
+}  // namespace
+
+Dispatcher::Dispatcher(OutboxStore* store, Transport* transport, Clock* clock,
+                       DestinationFactory destinations, DispatcherHooks* hooks,
+                       Committer* committer, DispatcherOptions options)
+    : store_(store),
+      transport_(transport),
+      clock_(clock),
+      destinations_(std::move(destinations)),
+      hooks_(hooks),
+      committer_(committer),
+      options_(options),
+      alive_(std::make_shared<bool>(true)) {}
+
+Dispatcher::~Dispatcher() { *alive_ = false; }
+
+absl::Status Dispatcher::Start() {
+  int64_t since = MinuteOf(clock_->NowMs() - options_.health.window_ms);
+  return store_->ForEachStatsBucket(since, [&](const StatsBucket& b) {
+    WindowOf(b.integration_id).Add(b.minute, b.requests, b.failures);
+  });
+}
+
+HealthWindow& Dispatcher::WindowOf(uint64_t integration_id) {
+  return health_.try_emplace(integration_id, options_.health).first->second;
+}
+
+Dispatcher::Lane* Dispatcher::FindLane(uint64_t id) {
+  auto it = lanes_.find(id);
+  return it == lanes_.end() ? nullptr : it->second.get();
+}
+
+void Dispatcher::SetIntegration(const IntegrationConfig& config) {
+  SetLane(config.id, config, /*notice=*/false);
+  // The notice lane delivers the integration's own last notices whatever
+  // its state; it is never parked and never trips the failure rule.
+  IntegrationConfig notice = config;
+  notice.id = NoticeLaneOf(config.id);
+  notice.state = IntegrationState::kEnabled;
+  SetLane(notice.id, notice, /*notice=*/true);
+  owner_state_[config.id] = config.state;
+  MaybeDrained(config.id);
+}
+
+void Dispatcher::SetLane(uint64_t lane_id, const IntegrationConfig& config, bool notice) {
+  auto [it, inserted] = lanes_.try_emplace(lane_id, nullptr);
+  if (inserted) it->second = std::make_unique<Lane>(options_.batch);
+  Lane& lane = *it->second;
+  lane.notice = notice;
+  bool was_delivering = !inserted && lane.Delivers();
+  IntegrationState old_state = lane.config.state;
+  bool rebuild = inserted || lane.config.version != config.version || !lane.destination;
+  lane.config = config;
+  if (rebuild) {
+    auto destination = destinations_(config);
+    if (!destination.ok()) {
+      Log(LogLevel::kError, "integration cannot deliver: bad configuration",
+          {{"integration", IntegrationOfLane(lane_id)},
+           {"error", destination.status().ToString()}});
+      lane.destination.reset();
+    } else {
+      lane.destination = std::move(*destination);
+      lane.batcher.set_limits(EffectiveLimits(lane.destination->limits(), options_.batch));
+    }
+  }
+  if (!lane.Delivers()) {
+    Park(lane);
+  } else if (!was_delivering) {
+    if (!inserted && old_state != IntegrationState::kEnabled &&
+        config.state == IntegrationState::kEnabled) {
+      WindowOf(lane_id).Clear();  // enabling starts a fresh window
+    }
+    store_->ResetCursor(lane_id);
+  }
+}
+
+void Dispatcher::MaybeDrained(uint64_t integration_id) {
+  auto state = owner_state_.find(integration_id);
+  if (state == owner_state_.end() || state->second != IntegrationState::kDeleting) return;
+  for (uint64_t lane_id : {integration_id, NoticeLaneOf(integration_id)}) {
+    Lane* lane = FindLane(lane_id);
+    if (lane != nullptr && lane->in_flight > 0) return;
+    if (store_->QueuedCount(lane_id) > 0) return;
+  }
+  hooks_->OnDrained(integration_id);
+}
+
+void Dispatcher::RemoveIntegration(uint64_t integration_id) {
+  for (uint64_t lane_id : {integration_id, NoticeLaneOf(integration_id)}) {
+    Lane* lane = FindLane(lane_id);
+    if (lane == nullptr) continue;
+    Release(*lane, lane->batcher.Drain());
+    lanes_.erase(lane_id);
+    health_.erase(lane_id);
+  }
+  owner_state_.erase(integration_id);
+}
+
+void Dispatcher::Release(Lane& lane, const std::vector<Delivery>& deliveries) {
+  for (const Delivery& d : deliveries) {
+    lane.held.erase(HeldKey(d));
+    held_bytes_ -= d.event.size();
+  }
+  counters_.held_bytes.store(held_bytes_, std::memory_order_relaxed);
+}
+
+void Dispatcher::Park(Lane& lane) {
+  Release(lane, lane.batcher.Drain());
+  // What was dropped from memory is still in the store: scan it again from
+  // the start once the integration delivers.
+  store_->ResetCursor(lane.config.id);
+}
+
+void Dispatcher::Pump() {
+  if (stopped_) return;
+  if (pumping_) {
+    pump_again_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    pump_again_ = false;
+    PumpOnce(clock_->NowMs());
+  } while (pump_again_);
+  pumping_ = false;
+  if (after_pump_) after_pump_();
+}
+
+void Dispatcher::PumpOnce(TimeMs now) {
+  std::vector<uint64_t> ids = store_->DueIntegrations(now);
+  for (const auto& [id, lane] : lanes_)
+    if (!lane->batcher.empty()) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (!ids.empty()) {
+    // Start at a different integration each time so none is always last
+    // when the global cap on requests in flight is reached.
+    std::rotate(ids.begin(), ids.begin() + (rotation_++ % ids.size()), ids.end());
+  }
+  for (uint64_t id : ids) {
+    if (in_flight_ >= options_.max_in_flight) break;
+    Lane* lane = FindLane(id);
+    if (lane == nullptr || !lane->Delivers()) continue;
+    Fill(*lane, now);
+    SendReady(*lane, now);
+  }
+}
+
+void Dispatcher::Fill(Lane& lane, TimeMs now) {
+  const uint32_t cap = options_.max_in_flight_per_integration;
+  if (lane.in_flight >= cap) return;
+  const size_t want = size_t{cap - lane.in_flight} * lane.batcher.limits().max_records;
+  while (lane.batcher.size() < want && held_bytes_ < options_.max_held_bytes) {
+    size_t ask = std::min<size_t>(want - lane.batcher.size(), options_.scan_chunk);
+    auto scanned = store_->ScanDue(lane.config.id, now, ask, [&](Delivery&& d) {
+      if (!lane.held.insert(HeldKey(d)).second) return;  // already ours
+      held_bytes_ += d.event.size();
+      lane.batcher.Add(std::move(d));
+    });
+    if (!scanned.ok()) {
+      Log(LogLevel::kError, "scan failed",
+          {{"integration", lane.config.id}, {"error", scanned.status().ToString()}});
+      break;
+    }
+    if (*scanned < ask) break;  // nothing more is due
+  }
+  counters_.held_bytes.store(held_bytes_, std::memory_order_relaxed);
+}
+
+void Dispatcher::SendReady(Lane& lane, TimeMs now) {
+  while (lane.in_flight < options_.max_in_flight_per_integration &&
+         in_flight_ < options_.max_in_flight && lane.Delivers()) {
+    std::vector<Delivery> oversized;
+    std::vector<Delivery> batch = lane.batcher.Next(now, /*flush=*/false, &oversized);
+    if (!oversized.empty()) BuryOversized(lane, std::move(oversized), now);
+    if (batch.empty()) break;
+    Send(lane, std::move(batch), now);
+  }
+}
+
+void Dispatcher::Send(Lane& lane, std::vector<Delivery> batch, TimeMs now) {
+  auto flight = std::make_shared<Flight>();
+  flight->lane_id = lane.config.id;
+  flight->deliveries = std::move(batch);
+  flight->sent_ms = now;
+  ++lane.in_flight;
+  ++in_flight_;
+  counters_.in_flight.store(in_flight_, std::memory_order_relaxed);
+  if (in_flight_ > counters_.peak_in_flight.load(std::memory_order_relaxed))
+    counters_.peak_in_flight.store(in_flight_, std::memory_order_relaxed);
+
+  std::vector<std::string_view> records;
+  records.reserve(flight->deliveries.size());
+  for (const Delivery& d : flight->deliveries) records.push_back(d.event);
+  BatchView view{flight->deliveries.front().log_type, records};
+  std::weak_ptr<bool> alive = alive_;
+  lane.destination->BuildRequest(
+      view, now, [this, alive, flight](absl::StatusOr<HttpRequest> request) {
+        if (alive.expired()) return;
+        if (!request.ok()) {
+          HttpResponse failed;
+          failed.transport_error = absl::StrCat("request not built: ", request.status().message());
+          OnResponse(flight, std::move(failed));
+          return;
+        }
+        request->tag = flight->lane_id;
+        transport_->Send(std::move(*request), [this, alive, flight](HttpResponse response) {
+          if (alive.expired()) return;
+          OnResponse(flight, std::move(response));
+        });
+      });
+}
+
+void Dispatcher::CountStatus(int status) {
+  auto& c = status == 0                    ? counters_.requests_failed_transport
+            : status >= 200 && status < 300 ? counters_.requests_2xx
+            : status >= 400 && status < 500 ? counters_.requests_4xx
+            : status >= 500 && status < 600 ? counters_.requests_5xx
+                                            : counters_.requests_other;
+  c.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Dispatcher::OnResponse(std::shared_ptr<Flight> flight, HttpResponse response) {
+  --in_flight_;
+  counters_.in_flight.store(in_flight_, std::memory_order_relaxed);
+  CountStatus(response.status);
+  Lane* lane = FindLane(flight->lane_id);
+  if (lane == nullptr) {  // removed (purged) while in flight
+    for (const Delivery& d : flight->deliveries) held_bytes_ -= d.event.size();
+    counters_.held_bytes.store(held_bytes_, std::memory_order_relaxed);
+    Pump();
+    return;
+  }
+  --lane->in_flight;
+  TimeMs now = clock_->NowMs();
+  Answer answer;
+  if (lane->destination != nullptr) {
+    answer = lane->destination->Classify(response, now);
+  } else {
+    answer.verdict = response.ok() ? Verdict::kDelivered : Verdict::kRetry;
+    answer.error_code = response.transport_error;
+  }
+  OnAnswer(*lane, std::move(flight), response.status, answer);
+}
+
+void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status,
+                          const Answer& answer) {
+  const TimeMs now = clock_->NowMs();
+  const uint64_t id = lane.config.id;
+  AnswerPlan plan = PlanAnswer(flight->deliveries, answer, now, options_.retry);
+  HealthWindow& window = WindowOf(id);
+  window.Record(now, plan.failure);
+
+  LogLevel level = plan.failure ? LogLevel::kWarn : LogLevel::kDebug;
+  if (LogEnabled(level)) {
+    Log(level, plan.failure ? "request failed" : "request answered",
+        {{"integration", id},
+         {"log_type", flight->deliveries.front().log_type},
+         {"records", flight->deliveries.size()},
+         {"status", status},
+         {"answer", DescribeAnswer(status, answer)},
+         {"latency_ms", now - flight->sent_ms}});
+  }
+
+  Changes changes = store_->NewChanges();
+  changes.AddStats(id, MinuteOf(now), 1, plan.failure ? 1 : 0);
+  std::vector<Delivery> finished;
+  if (plan.kind == AnswerPlan::Kind::kBisect) {
+    // The halves stay held in memory and go again right away; the store
+    // keeps their keys until an answer settles each one.
+    std::vector<Delivery>& all = flight->deliveries;
+    size_t half = all.size() / 2;
+    std::vector<Delivery> second(std::make_move_iterator(all.begin() + half),
+                                 std::make_move_iterator(all.end()));
+    all.resize(half);
+    lane.batcher.AddFront(std::move(second));
+    lane.batcher.AddFront(std::move(all));
+    counters_.bisected.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    auto owner = owner_state_.find(IntegrationOfLane(id));
+    bool purged = !lane.notice && owner != owner_state_.end() &&
+                  owner->second == IntegrationState::kDeleting;
+    // A deleted integration's queue was purged while this request flew:
+    // there is nothing left to remove or reschedule.
+    if (!purged) AddPlanToChanges(lane, *flight, plan, status, answer, now, changes);
+    finished = std::move(flight->deliveries);
+  }
+
+  if (plan.failure && !lane.notice && lane.config.state == IntegrationState::kEnabled &&
+      window.Tripped(now)) {
+    HealthTotals totals = window.Totals(now);
+    hooks_->OnBroken(lane.config, now, changes);
+    lane.config.state = IntegrationState::kBroken;
+    owner_state_[id] = IntegrationState::kBroken;
+    counters_.broken.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kWarn, "integration disabled by the failure rule",
+        {{"integration", id},
+         {"requests", totals.requests},
+         {"failures", totals.failures},
+         {"ratio", totals.ratio()},
+         {"threshold", options_.health.threshold}});
+    Park(lane);
+  }
+
+  std::weak_ptr<bool> alive = alive_;
+  committer_->Commit(std::move(changes), [this, alive, id, finished = std::move(finished)](
+                                             absl::Status status) mutable {
+    if (alive.expired()) return;
+    Finish(id, std::move(finished), std::move(status));
+  });
+}
+
+void Dispatcher::AddPlanToChanges(Lane& lane, const Flight& flight, const AnswerPlan& plan,
+                                  int status, const Answer& answer, TimeMs now,
+                                  Changes& changes) {
+  const std::vector<Delivery>& ds = flight.deliveries;
+  switch (plan.kind) {
+    case AnswerPlan::Kind::kDelivered:
+      for (const Delivery& d : ds) changes.Remove(d.key);
+      counters_.delivered.fetch_add(ds.size(), std::memory_order_relaxed);
+      return;
+    case AnswerPlan::Kind::kDead: {
+      std::string reason = absl::StrCat("rejected: ", DescribeAnswer(status, answer));
+      for (const Delivery& d : ds) {
+        changes.MoveToDead(d, reason, now);
+        Log(LogLevel::kWarn, "delivery moved to dead",
+            {{"integration", lane.config.id}, {"seq", d.key.seq}, {"reason", reason}});
+      }
+      counters_.dead.fetch_add(ds.size(), std::memory_order_relaxed);
+      return;
+    }
+    case AnswerPlan::Kind::kRetry:
+      for (const RetryStep& step : plan.retries) {
+        const Delivery& d = ds[step.index];
+        if (step.dead) {
+          changes.MoveToDead(
+              d, absl::StrCat("max age exceeded; last answer: ", DescribeAnswer(status, answer)),
+              now);
+          counters_.dead.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          changes.Reschedule(d, step.due_ms, step.attempts);
+          counters_.retried.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      return;
+    case AnswerPlan::Kind::kBisect:
+      return;
+  }
+}
+
+void Dispatcher::BuryOversized(Lane& lane, std::vector<Delivery> deliveries, TimeMs now) {
+  Changes changes = store_->NewChanges();
+  for (const Delivery& d : deliveries) {
+    std::string reason =
+        absl::StrCat("record of ", d.event.size(), " bytes exceeds the request limit of ",
+                     lane.batcher.limits().max_body_bytes, " bytes");
+    changes.MoveToDead(d, reason, now);
+    Log(LogLevel::kWarn, "delivery moved to dead",
+        {{"integration", lane.config.id}, {"seq", d.key.seq}, {"reason", reason}});
+  }
+  counters_.dead.fetch_add(deliveries.size(), std::memory_order_relaxed);
+  uint64_t id = lane.config.id;
+  std::weak_ptr<bool> alive = alive_;
+  committer_->Commit(std::move(changes), [this, alive, id, deliveries = std::move(deliveries)](
+                                             absl::Status status) mutable {
+    if (alive.expired()) return;
+    Finish(id, std::move(deliveries), std::move(status));
+  });
+}
+
+void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
+                        absl::Status status) {
+  Lane* lane = FindLane(lane_id);
+  for (const Delivery& d : deliveries) {
+    held_bytes_ -= d.event.size();
+    if (lane != nullptr) lane->held.erase(HeldKey(d));
+  }
+  counters_.held_bytes.store(held_bytes_, std::memory_order_relaxed);
+  if (!status.ok()) {
+    // The store still holds the deliveries under their old keys: rescan.
+    counters_.commit_errors.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kError, "commit failed; deliveries stay queued",
+        {{"integration", lane_id}, {"error", status.ToString()}});
+    if (lane != nullptr) store_->ResetCursor(lane_id);
+  }
+  MaybeDrained(IntegrationOfLane(lane_id));
+  Pump();
+}
+
+TimeMs Dispatcher::NextWakeMs() const {
+  if (held_bytes_ >= options_.max_held_bytes || in_flight_ >= options_.max_in_flight)
+    return kNoDue;  // an answer will pump
+  TimeMs wake = kNoDue;
+  for (const auto& [id, lane] : lanes_) {
+    if (!lane->Delivers() || lane->in_flight >= options_.max_in_flight_per_integration)
+      continue;
+    wake = std::min({wake, store_->NextDue(id), lane->batcher.ReadyAt()});
+  }
+  return wake;
+}
+
+HealthTotals Dispatcher::Health(uint64_t integration_id) {
+  auto it = health_.find(integration_id);
+  if (it == health_.end()) return {};
+  return it->second.Totals(clock_->NowMs());
+}
+
+uint32_t Dispatcher::InFlight(uint64_t integration_id) const {
+  auto it = lanes_.find(integration_id);
+  return it == lanes_.end() ? 0 : it->second->in_flight;
+}
+
+}  // namespace outboxd

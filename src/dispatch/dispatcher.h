@@ -1,0 +1,150 @@
+// The dispatcher: scans due deliveries per integration, sends them in
+// batches through a Transport, and commits what each answer means — in one
+// store batch, together with the health statistics and, when the failure
+// rule trips, the integration's new state and its system notices.
+//
+// Threading: every method runs on one loop thread (the transport's). It
+// never sleeps and never waits for an fsync (the Committer does). The
+// driver (DispatcherDriver) calls Pump() when NextWakeMs() passes or when
+// something was written; tests call it directly with a FakeClock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "dispatch/answer_plan.h"
+#include "dispatch/batcher.h"
+#include "dispatch/committer.h"
+#include "outboxd/clock.h"
+#include "outboxd/destination.h"
+#include "outboxd/health.h"
+#include "outboxd/integration.h"
+#include "outboxd/retry.h"
+#include "outboxd/store.h"
+#include "outboxd/transport.h"
+
+namespace outboxd {
+
+struct DispatcherOptions {
+  RetryPolicy retry;
+  HealthOptions health;
+  uint32_t max_in_flight = 8192;                // requests, all integrations
+  uint32_t max_in_flight_per_integration = 16;  // one slow destination can't take all
+  uint64_t max_held_bytes = 256ull << 20;       // deliveries held in memory, all
+  uint32_t scan_chunk = 4096;                   // deliveries per store scan
+  BatchLimits batch;                            // tightened by each destination
+};
+
+// What the dispatcher needs from whoever owns integration configurations.
+class DispatcherHooks {
+ public:
+  virtual ~DispatcherHooks() = default;
+  // The failure rule tripped for `integration` (state still as before). Add
+  // to `changes` its record in state broken and the `integration_broken`
+  // notices for the company; they are applied in the same batch as the
+  // answer that tripped it.
+  virtual void OnBroken(const IntegrationConfig& integration, TimeMs now,
+                        Changes& changes) = 0;
+  // An integration in state `deleting` has nothing queued any more.
+  virtual void OnDrained(uint64_t integration_id) = 0;
+};
+
+using DestinationFactory = std::function<absl::StatusOr<std::unique_ptr<Destination>>(
+    const IntegrationConfig&)>;
+
+// Counters readable from any thread (metrics).
+struct DispatcherCounters {
+  std::atomic<uint64_t> requests_2xx{0}, requests_4xx{0}, requests_5xx{0},
+      requests_other{0}, requests_failed_transport{0};
+  std::atomic<uint64_t> delivered{0}, retried{0}, dead{0}, bisected{0}, broken{0};
+  std::atomic<uint64_t> in_flight{0}, peak_in_flight{0}, held_bytes{0};
+  std::atomic<uint64_t> commit_errors{0};
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(OutboxStore* store, Transport* transport, Clock* clock,
+             DestinationFactory destinations, DispatcherHooks* hooks, Committer* committer,
+             DispatcherOptions options);
+  ~Dispatcher();
+
+  // Rebuilds the health windows from the store's `stats`.
+  absl::Status Start();
+
+  // Adds or updates an integration (state changes included), with its
+  // notice lane. Enabling a broken or disabled integration clears its health
+  // window in memory (the caller clears the stored one) and resumes its
+  // queue. A `deleting` integration whose lanes are empty is reported to
+  // DispatcherHooks::OnDrained (possibly from inside this call).
+  void SetIntegration(const IntegrationConfig& config);
+  // Forgets an integration and its notice lane (after they were purged).
+  void RemoveIntegration(uint64_t integration_id);
+
+  // Scans what is due now and sends what is ready. Re-entrant calls fold
+  // into the running one.
+  void Pump();
+  // From now on nothing new is sent (shutdown); answers still commit.
+  void Stop() { stopped_ = true; }
+  // When Pump should run next (kNoDue: only when something happens).
+  TimeMs NextWakeMs() const;
+  // Runs after every outermost Pump (the driver re-arms its timer there).
+  void set_after_pump(std::function<void()> fn) { after_pump_ = std::move(fn); }
+
+  // The integration's health window totals as of now (zero when unknown).
+  HealthTotals Health(uint64_t integration_id);
+  const DispatcherCounters& counters() const { return counters_; }
+  // Requests in flight for one integration.
+  uint32_t InFlight(uint64_t integration_id) const;
+
+ private:
+  struct Lane;
+  struct Flight;
+
+  Lane* FindLane(uint64_t id);
+  void SetLane(uint64_t lane_id, const IntegrationConfig& config, bool notice);
+  void MaybeDrained(uint64_t integration_id);
+  void PumpOnce(TimeMs now);
+  void Fill(Lane& lane, TimeMs now);
+  void SendReady(Lane& lane, TimeMs now);
+  void Send(Lane& lane, std::vector<Delivery> batch, TimeMs now);
+  void OnResponse(std::shared_ptr<Flight> flight, HttpResponse response);
+  void OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status, const Answer& answer);
+  void AddPlanToChanges(Lane& lane, const Flight& flight, const AnswerPlan& plan,
+                        int status, const Answer& answer, TimeMs now, Changes& changes);
+  void Finish(uint64_t lane_id, std::vector<Delivery> deliveries, absl::Status status);
+  void BuryOversized(Lane& lane, std::vector<Delivery> deliveries, TimeMs now);
+  void Release(Lane& lane, const std::vector<Delivery>& deliveries);
+  void Park(Lane& lane);
+  void CountStatus(int status);
+  HealthWindow& WindowOf(uint64_t integration_id);
+
+  OutboxStore* store_;
+  Transport* transport_;
+  Clock* clock_;
+  DestinationFactory destinations_;
+  DispatcherHooks* hooks_;
+  Committer* committer_;
+  DispatcherOptions options_;
+
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Lane>> lanes_;
+  absl::flat_hash_map<uint64_t, HealthWindow> health_;
+  absl::flat_hash_map<uint64_t, IntegrationState> owner_state_;  // by integration id
+  uint32_t in_flight_ = 0;
+  uint64_t held_bytes_ = 0;
+  uint64_t rotation_ = 0;
+  bool pumping_ = false;
+  bool stopped_ = false;
+  bool pump_again_ = false;
+  std::function<void()> after_pump_;
+  std::shared_ptr<bool> alive_;  // callbacks check it after the dispatcher is gone
+  DispatcherCounters counters_;
+};
+
+}  // namespace outboxd

@@ -1,0 +1,114 @@
+#include "dispatch/batcher.h"
+
+#include <gtest/gtest.h>
+
+#include "dispatch/answer_plan.h"
+
+namespace outboxd {
+namespace {
+
+Delivery D(uint64_t seq, TimeMs due, std::string log_type = "t", size_t bytes = 10) {
+  Delivery d;
+  d.key = {1, due, seq};
+  d.log_type = std::move(log_type);
+  d.event = std::string(bytes, 'x');
+  return d;
+}
+
+std::vector<uint64_t> Seqs(const std::vector<Delivery>& ds) {
+  std::vector<uint64_t> out;
+  for (auto& d : ds) out.push_back(d.key.seq);
+  return out;
+}
+
+TEST(BatcherTest, BodyBytesCountBracketsAndCommas) {
+  EXPECT_EQ(ArrayBodyBytes(0, 0), 2u);
+  EXPECT_EQ(ArrayBodyBytes(10, 1), 12u);
+  EXPECT_EQ(ArrayBodyBytes(30, 3), 34u);
+}
+
+TEST(BatcherTest, FullBatchIsReadyAtOncePartialAfterLinger) {
+  Batcher b({.max_body_bytes = 1000, .max_records = 3, .linger_ms = 5});
+  std::vector<Delivery> oversized;
+  for (uint64_t i = 0; i < 4; ++i) b.Add(D(i, 100));
+  EXPECT_EQ(Seqs(b.Next(100, false, &oversized)), (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_TRUE(b.Next(104, false, &oversized).empty());
+  EXPECT_EQ(b.ReadyAt(), 105);
+  EXPECT_EQ(Seqs(b.Next(105, false, &oversized)), (std::vector<uint64_t>{3}));
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.ReadyAt(), kNoDue);
+}
+
+TEST(BatcherTest, ByteLimitIncludesTheArraySyntax) {
+  // 3 records of 10 bytes need 34 bytes; 33 fits only two.
+  Batcher b({.max_body_bytes = 33, .max_records = 100, .linger_ms = 0});
+  std::vector<Delivery> oversized;
+  for (uint64_t i = 0; i < 3; ++i) b.Add(D(i, 0));
+  EXPECT_EQ(b.Next(0, false, &oversized).size(), 2u);
+  EXPECT_EQ(b.Next(0, false, &oversized).size(), 1u);
+  EXPECT_TRUE(oversized.empty());
+}
+
+TEST(BatcherTest, OversizedRecordComesBackAlone) {
+  Batcher b({.max_body_bytes = 20, .max_records = 100, .linger_ms = 0});
+  std::vector<Delivery> oversized;
+  b.Add(D(1, 0, "t", 50));
+  b.Add(D(2, 0, "t", 5));
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{2}));
+  EXPECT_EQ(Seqs(oversized), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(b.bytes(), 0u);
+}
+
+TEST(BatcherTest, SeparatesLogTypesAndPutsBisectedHalvesFirst) {
+  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 0});
+  std::vector<Delivery> oversized;
+  b.Add(D(1, 0, "a"));
+  b.Add(D(2, 0, "b"));
+  b.AddFront({D(9, 0, "a")});
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{9}));
+  auto first = b.Next(0, false, &oversized);
+  auto second = b.Next(0, false, &oversized);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(first[0].log_type, second[0].log_type);
+  EXPECT_EQ(b.size(), 0u);
+}
+
+TEST(BatcherTest, DrainReturnsEverything) {
+  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 1000});
+  b.Add(D(1, 0));
+  b.AddFront({D(2, 0), D(3, 0)});
+  EXPECT_EQ(b.Drain().size(), 3u);
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.bytes(), 0u);
+}
+
+TEST(AnswerPlanTest, RetryUsesEachDeliverysOwnAttemptCount) {
+  std::vector<Delivery> ds = {D(1, 0), D(2, 0)};
+  ds[0].attempts = 0;
+  ds[1].attempts = 5;  // its next failure is the 6th: 0 s
+  ds[0].first_enqueued_ms = ds[1].first_enqueued_ms = 1000;
+  Answer a;
+  a.verdict = Verdict::kRetry;
+  AnswerPlan plan = PlanAnswer(ds, a, 2000, RetryPolicy{});
+  ASSERT_EQ(plan.kind, AnswerPlan::Kind::kRetry);
+  ASSERT_EQ(plan.retries.size(), 2u);
+  EXPECT_EQ(plan.retries[0].due_ms, 3000);
+  EXPECT_EQ(plan.retries[0].attempts, 1u);
+  EXPECT_EQ(plan.retries[1].due_ms, 2000);
+  EXPECT_EQ(plan.retries[1].attempts, 6u);
+  EXPECT_TRUE(plan.failure);
+}
+
+TEST(AnswerPlanTest, RejectionBisectsSeveralAndBuriesOne) {
+  Answer a;
+  a.verdict = Verdict::kRejectRecords;
+  a.counts_as_failure = false;
+  EXPECT_EQ(PlanAnswer({D(1, 0), D(2, 0)}, a, 0, {}).kind, AnswerPlan::Kind::kBisect);
+  AnswerPlan one = PlanAnswer({D(1, 0)}, a, 0, {});
+  EXPECT_EQ(one.kind, AnswerPlan::Kind::kDead);
+  EXPECT_FALSE(one.failure);
+}
+
+}  // namespace
+}  // namespace outboxd
