@@ -1,0 +1,295 @@
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "api/handler.h"
+#include "api/http_server.h"
+#include "api/integration_record.h"
+#include "api/secret_box.h"
+#include "api/worker_pool.h"
+#include "destinations/factory.h"
+#include "dispatch/committer.h"
+#include "dispatch/dispatcher.h"
+#include "dispatch/driver.h"
+#include "outboxd/log.h"
+#include "outboxd/store.h"
+#include "service/hourly_report.h"
+#include "service/registry.h"
+#include "service/service_impl.h"
+#include "transport/curl_transport.h"
+
+namespace outboxd {
+namespace {
+
+std::string RandomToken() {
+  unsigned char bytes[24];
+  RAND_bytes(bytes, sizeof bytes);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+// Reads DIR/tokens, or writes it (mode 0600) with fresh random tokens, for
+// whichever token was not given. The tokens are never logged.
+absl::Status ResolveTokens(DaemonOptions& o) {
+  if (!o.admin_token.empty() && !o.ingest_token.empty()) return absl::OkStatus();
+  std::string path = o.data_dir + "/tokens";
+  std::string admin, ingest;
+  if (std::ifstream in(path); in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+      if (kv.first == "admin_token") admin = kv.second;
+      if (kv.first == "ingest_token") ingest = kv.second;
+    }
+  }
+  if (admin.empty() || ingest.empty()) {
+    admin = admin.empty() ? RandomToken() : admin;
+    ingest = ingest.empty() ? RandomToken() : ingest;
+    std::string text = absl::StrCat("admin_token=", admin, "\ningest_token=", ingest, "\n");
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+        fsync(fd) != 0) {
+      if (fd >= 0) close(fd);
+      return absl::InternalError(absl::StrCat("cannot write ", path));
+    }
+    close(fd);
+    Log(LogLevel::kInfo, "generated API tokens", {{"file", path}});
+  }
+  if (o.admin_token.empty()) o.admin_token = admin;
+  if (o.ingest_token.empty()) o.ingest_token = ingest;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
+      port > 65535)
+    return absl::InvalidArgumentError(absl::StrCat("--listen '", listen, "' is not HOST:PORT"));
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+// Runs `fn` on the loop thread and waits for it.
+void RunOnLoop(boost::asio::io_context& loop, const std::function<void()>& fn) {
+  std::promise<void> done;
+  boost::asio::post(loop, [&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+// Periodic work off the hot paths: disk usage for the quota, the hourly
+// report, trimming old health statistics.
+class Housekeeping {
+ public:
+  Housekeeping(ServiceImpl* service, HourlyReporter* hourly, OutboxStore* store, Clock* clock,
+               TimeMs health_window_ms)
+      : thread_([=, this] { Run(service, hourly, store, clock, health_window_ms); }) {}
+  ~Housekeeping() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run(ServiceImpl* service, HourlyReporter* hourly, OutboxStore* store, Clock* clock,
+           TimeMs window_ms) {
+    int tick = 0;
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto stopping = [this] { return stop_; };
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(1))) return;
+      }
+      service->RefreshDiskUsage();
+      if (tick % 30 == 0) {
+        if (auto n = hourly->Tick(); !n.ok())
+          Log(LogLevel::kError, "hourly report failed", {{"error", n.status().ToString()}});
+      }
+      if (tick % 3600 == 0) {
+        if (auto s = store->TrimStats(MinuteOf(clock->NowMs() - window_ms) - 1); !s.ok())
+          Log(LogLevel::kWarn, "trimming stats failed", {{"error", s.ToString()}});
+      }
+      ++tick;
+    }
+  }
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& given) {
+  DaemonOptions o = given;
+  Clock* clock = RealClock();
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) {
+    Log(LogLevel::kError, "cannot create the data directory",
+        {{"dir", o.data_dir}, {"error", ec.message()}});
+    return 1;
+  }
+  auto fail = [](std::string_view what, const absl::Status& s) {
+    Log(LogLevel::kError, what, {{"error", s.ToString()}});
+    return 1;
+  };
+  if (auto s = ResolveTokens(o); !s.ok()) return fail("cannot set up tokens", s);
+  auto listen = SplitHostPort(o.listen);
+  if (!listen.ok()) return fail("bad --listen", listen.status());
+  auto box = SecretBox::LoadOrCreate(o.master_key_file.empty() ? o.data_dir + "/master.key"
+                                                               : o.master_key_file);
+  if (!box.ok()) return fail("cannot load the master key", box.status());
+
+  // Signals are taken by sigwait below; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  StoreOptions store_options;
+  store_options.path = o.data_dir + "/outbox";
+  auto store_or = OutboxStore::Open(store_options);
+  if (!store_or.ok()) return fail("cannot open the outbox", store_or.status());
+  std::unique_ptr<OutboxStore> store = std::move(*store_or);
+
+  RecordCodec codec{
+      [&](const IntegrationConfig& c) { return EncodeIntegrationRecord(c, *box); },
+      [&](std::string_view r) { return DecodeIntegrationRecord(r, *box); }};
+  Registry registry(store.get(), clock, codec);
+  if (auto s = registry.Load(); !s.ok()) return fail("cannot load integrations", s);
+
+  uint64_t fd_limit = RaiseOpenFileLimit();
+  if (fd_limit < 2ull * o.max_in_flight + 1024) {
+    Log(LogLevel::kWarn, "open file limit is low for the configured requests in flight",
+        {{"limit", fd_limit}, {"max_in_flight", o.max_in_flight}});
+  }
+
+  boost::asio::io_context loop;
+  auto work = boost::asio::make_work_guard(loop);
+  TransportOptions transport_options;
+  transport_options.ca_file = o.ca_file;
+  transport_options.verify_tls = !o.insecure_skip_tls_verify;
+  transport_options.max_host_connections = o.max_host_connections;
+  transport_options.resolve = o.resolve;
+  auto transport_or = CurlTransport::Create(loop, clock, transport_options);
+  if (!transport_or.ok()) return fail("cannot start the transport", transport_or.status());
+  std::unique_ptr<CurlTransport> transport = std::move(*transport_or);
+
+  DestinationOptions destination_options;
+  destination_options.max_body_bytes = o.batch_max_bytes;
+  DestinationFactory destinations = [destination_options](const IntegrationConfig& c) {
+    return MakeDestination(c, destination_options);
+  };
+  DispatcherOptions dispatch_options;
+  dispatch_options.retry.max_age_ms = o.max_age_ms;
+  dispatch_options.health = {o.health_window_ms, o.health_threshold, o.health_min_requests};
+  dispatch_options.max_in_flight = o.max_in_flight;
+  dispatch_options.max_in_flight_per_integration = o.max_in_flight_per_integration;
+  dispatch_options.batch = {o.batch_max_bytes, o.batch_max_records, o.linger_ms};
+
+  auto post = [&loop](std::function<void()> fn) { boost::asio::post(loop, std::move(fn)); };
+  auto committer = std::make_unique<ThreadCommitter>(store.get(), post, 4);
+  auto dispatcher = std::make_unique<Dispatcher>(store.get(), transport.get(), clock,
+                                                 destinations, &registry, committer.get(),
+                                                 dispatch_options);
+  if (auto s = dispatcher->Start(); !s.ok()) return fail("cannot rebuild health windows", s);
+  for (const IntegrationConfig& c : registry.All()) dispatcher->SetIntegration(c);
+  auto driver = std::make_unique<DispatcherDriver>(loop, dispatcher.get(), clock);
+  Dispatcher* d = dispatcher.get();
+  registry.SetListener(
+      {[post, d](const IntegrationConfig& c) { post([d, c] { d->SetIntegration(c); }); },
+       [post, d](uint64_t id) { post([d, id] { d->RemoveIntegration(id); }); }});
+  DispatcherDriver* drv = driver.get();
+  store->SetDueListener([drv](uint64_t, TimeMs due) { drv->WakeForDue(due); });
+  std::thread loop_thread([&loop] { loop.run(); });
+  driver->Wake();
+
+  HourlyReporter hourly(store.get(), &registry, clock);
+  ServiceOptions service_options;
+  service_options.disk_quota_bytes = o.disk_quota_bytes;
+  ServiceImpl service(store.get(), &registry, &hourly, clock,
+                      {post, d, transport.get(), destinations}, service_options);
+  WorkerPool workers(o.ingest_workers, 4096);
+  HandlerOptions handler_options;
+  handler_options.ingest_token = o.ingest_token;
+  handler_options.admin_token = o.admin_token;
+  handler_options.allow_endpoint_override = o.allow_endpoint_override;
+  Handler handler(&service, &workers, clock, handler_options);
+  HttpServerOptions server_options;
+  server_options.host = listen->first;
+  server_options.port = listen->second;
+  server_options.io_threads = o.http_threads;
+  server_options.max_body_bytes = o.max_body_bytes;
+  auto server = HttpServer::Start(server_options, &handler);
+  int code = 0;
+  if (!server.ok()) {
+    fail("cannot listen", server.status());
+    code = 1;
+  } else {
+    printf("listening on %s:%u\n", listen->first.c_str(), (*server)->port());
+    fflush(stdout);
+    Log(LogLevel::kInfo, "outboxd started",
+        {{"listen", absl::StrCat(listen->first, ":", (*server)->port())},
+         {"data_dir", o.data_dir}, {"integrations", registry.All().size()}});
+    Housekeeping housekeeping(&service, &hourly, store.get(), clock, o.health_window_ms);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    Log(LogLevel::kInfo, "shutting down", {{"signal", sig}});
+    service.SetClosing();
+    (*server)->Stop(std::chrono::milliseconds(o.shutdown_grace_ms));
+  }
+  workers.Stop();
+  // Nothing new goes out; requests in flight get the grace period, and what
+  // they carried stays queued if they do not finish.
+  RunOnLoop(loop, [&] {
+    driver->Stop();
+    dispatcher->Stop();
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.shutdown_grace_ms);
+  while (transport->InFlight() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // shutdown only
+  committer.reset();  // applies what is queued; completions run on the loop
+  store->SetDueListener(nullptr);
+  RunOnLoop(loop, [&] {
+    driver.reset();
+    dispatcher.reset();
+    transport.reset();
+  });
+  work.reset();
+  loop.stop();
+  loop_thread.join();
+  if (auto s = store->Flush(); !s.ok()) fail("flush at shutdown failed", s);
+  store.reset();
+  Log(LogLevel::kInfo, "outboxd stopped", {});
+  return code;
+}
+
+}  // namespace outboxd

@@ -1,0 +1,56 @@
+// outboxd's command line: every option has a flag, most an environment
+// variable, and all have embedded defaults so `outboxd` starts with none.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "outboxd/clock.h"
+
+namespace outboxd {
+
+struct DaemonOptions {
+  std::string data_dir = "outboxd-data";
+  std::string listen = "127.0.0.1:8400";
+  std::string admin_token;   // generated into <data-dir>/tokens when empty
+  std::string ingest_token;  // likewise
+  bool allow_endpoint_override = false;
+  std::string ca_file;
+  bool insecure_skip_tls_verify = false;
+  std::string master_key_file;  // default <data-dir>/master.key
+  TimeMs health_window_ms = 12 * kHourMs;
+  double health_threshold = 0.6;
+  uint64_t health_min_requests = 20;
+  TimeMs max_age_ms = 7 * 24 * kHourMs;
+  uint64_t max_body_bytes = 16ull << 20;
+  uint64_t disk_quota_bytes = 0;
+  int http_threads = 2;
+  int ingest_workers = 16;
+  uint32_t max_in_flight = 8192;
+  uint32_t max_in_flight_per_integration = 16;
+  uint64_t batch_max_bytes = 8ull << 20;
+  uint32_t batch_max_records = 10000;
+  TimeMs linger_ms = 5;
+  long max_host_connections = 64;
+  std::vector<std::string> resolve;
+  std::string log_level = "info";
+  TimeMs shutdown_grace_ms = 10 * kSecondMs;
+  bool help = false;
+};
+
+// "500ms", "30s", "10m", "12h", "7d" (a bare number is seconds).
+absl::StatusOr<TimeMs> ParseDuration(std::string_view text);
+// "16MB", "512KiB", "2GB", "1000" (bytes); K/M/G are powers of 1024.
+absl::StatusOr<uint64_t> ParseBytes(std::string_view text);
+
+// Parses argv (flags `--name value` or `--name=value`) over the environment
+// (`getenv`), over the defaults. InvalidArgument naming the flag otherwise.
+absl::StatusOr<DaemonOptions> ParseDaemonOptions(int argc, char** argv,
+                                                 const char* (*getenv_fn)(const char*));
+
+// The --help text: every option, its variable and default.
+std::string DaemonUsage();
+
+}  // namespace outboxd

@@ -1,0 +1,274 @@
+#include "service/service_impl.h"
+
+#include <chrono>
+#include <future>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "api/json_writer.h"
+#include "api/rfc3339.h"
+#include "outboxd/log.h"
+#include "outboxd/strings.h"
+
+namespace outboxd {
+
+ServiceImpl::ServiceImpl(OutboxStore* store, Registry* registry, HourlyReporter* hourly,
+                         Clock* clock, LoopAccess loop, ServiceOptions options)
+    : store_(store),
+      registry_(registry),
+      hourly_(hourly),
+      clock_(clock),
+      loop_(std::move(loop)),
+      options_(options) {
+  RefreshDiskUsage();
+}
+
+void ServiceImpl::RefreshDiskUsage() {
+  StoreStats s = store_->Stats();
+  disk_bytes_.store(s.live_sst_bytes + s.wal_bytes, std::memory_order_relaxed);
+}
+
+absl::StatusOr<IngestResult> ServiceImpl::Ingest(std::vector<ParsedEvent> events) {
+  ingest_.requests.fetch_add(1, std::memory_order_relaxed);
+  if (closing_.load()) return absl::UnavailableError("outboxd is shutting down");
+  if (options_.disk_quota_bytes > 0 &&
+      disk_bytes_.load(std::memory_order_relaxed) >= options_.disk_quota_bytes) {
+    ingest_.over_quota.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(
+        "the outbox is over its disk quota; retry once deliveries drain");
+  }
+  std::vector<Registry::Event> routed;
+  routed.reserve(events.size());
+  uint64_t bytes = 0;
+  for (const ParsedEvent& e : events) {
+    routed.push_back({e.company_id, e.facts, e.raw});
+    bytes += e.raw.size();
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto deliveries = registry_->IngestDurably(routed, clock_->NowMs());
+  if (!deliveries.ok()) {
+    Log(LogLevel::kError, "ingest write failed", {{"error", deliveries.status().ToString()}});
+    // A write error (disk full, I/O) must not look like the client's fault.
+    return absl::UnavailableError(
+        absl::StrCat("the outbox cannot store events now: ", deliveries.status().message()));
+  }
+  if (*deliveries > 0) {
+    ingest_.fsync.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  ingest_.events.fetch_add(events.size(), std::memory_order_relaxed);
+  ingest_.bytes.fetch_add(bytes, std::memory_order_relaxed);
+  ingest_.deliveries.fetch_add(*deliveries, std::memory_order_relaxed);
+  return IngestResult{events.size(), *deliveries};
+}
+
+absl::Status ServiceImpl::AddRequestCount(uint64_t company_id, uint64_t count, TimeMs at) {
+  return hourly_->AddRequestCount(company_id, count, at);
+}
+
+absl::StatusOr<IntegrationConfig> ServiceImpl::CreateIntegration(IntegrationConfig config) {
+  return registry_->Create(std::move(config));
+}
+
+std::vector<IntegrationConfig> ServiceImpl::ListIntegrations() { return registry_->List(); }
+
+absl::StatusOr<IntegrationConfig> ServiceImpl::GetIntegration(uint64_t id) {
+  return registry_->Get(id);
+}
+
+absl::StatusOr<IntegrationConfig> ServiceImpl::UpdateIntegration(uint64_t id,
+                                                                 IntegrationConfig updated) {
+  return registry_->Update(id, std::move(updated));
+}
+
+absl::Status ServiceImpl::DeleteIntegration(uint64_t id) { return registry_->Delete(id); }
+
+absl::StatusOr<IntegrationConfig> ServiceImpl::SetEnabled(uint64_t id, bool enabled) {
+  return registry_->SetEnabled(id, enabled);
+}
+
+std::string ServiceImpl::TestRecordJson(const IntegrationConfig& config, TimeMs now) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("id")
+      .String(absl::StrCat("test-", config.id, "-", now))
+      .Key("company_id")
+      .Uint(config.company_id)
+      .Key("event_type")
+      .String("user_created")
+      .Key("occurred_at")
+      .String(FormatRfc3339(now))
+      .Key("test")
+      .Bool(true)
+      .Key("message")
+      .String("Test record from outboxd: the integration is configured correctly")
+      .Key("integration_name")
+      .String(config.name)
+      .EndObject();
+  return std::move(w).Take();
+}
+
+void ServiceImpl::TestIntegration(IntegrationConfig config,
+                                  std::function<void(absl::StatusOr<TestResult>)> done) {
+  loop_.post([this, config = std::move(config), done = std::move(done)]() mutable {
+    auto made = loop_.destinations(config);
+    if (!made.ok()) {
+      done(made.status());
+      return;
+    }
+    std::shared_ptr<Destination> destination = std::move(*made);
+    TimeMs now = clock_->NowMs();
+    auto record = std::make_shared<std::string>(TestRecordJson(config, now));
+    EventFacts facts;
+    facts.type = EventType::kUserCreated;
+    std::string log_type(RouteLogType(facts, config.table));
+    std::string_view records[] = {*record};
+    BatchView view{log_type, records};
+    destination->BuildRequest(
+        view, now,
+        [this, destination, record, done, config](absl::StatusOr<HttpRequest> request) {
+          if (!request.ok()) {
+            done(request.status());
+            return;
+          }
+          request->timeout_ms = options_.test_timeout_ms;
+          request->tag = config.id;
+          loop_.transport->Send(std::move(*request), [this, destination, done,
+                                                      config](HttpResponse response) {
+            Answer answer = destination->Classify(response, clock_->NowMs());
+            TestResult result;
+            result.ok = response.ok();
+            result.status = response.status;
+            result.error_code = result.ok ? "" : answer.error_code;
+            result.message = result.ok ? "" : answer.message;
+            if (!result.ok && result.message.empty()) result.message = response.transport_error;
+            result.latency_ms = response.latency_ms;
+            Log(LogLevel::kInfo, "integration tested",
+                {{"integration", config.id}, {"status", response.status},
+                 {"error_code", result.error_code}, {"latency_ms", result.latency_ms}});
+            done(std::move(result));
+          });
+        });
+  });
+}
+
+bool ServiceImpl::CallOnLoop(const std::function<void()>& fn) {
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> future = promise->get_future();
+  loop_.post([fn, promise] {
+    fn();
+    promise->set_value();
+  });
+  return future.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+}
+
+absl::StatusOr<IntegrationStatsView> ServiceImpl::Stats(uint64_t id) {
+  auto config = registry_->Get(id);
+  if (!config.ok()) return config.status();
+  IntegrationStatsView view;
+  view.state = config->state;
+  view.queued = store_->QueuedCount(id) + store_->QueuedCount(NoticeLaneOf(id));
+  auto oldest = store_->OldestDue(id);
+  if (!oldest.ok()) return oldest.status();
+  if (*oldest != kNoDue) view.oldest_due = *oldest;
+  auto totals = std::make_shared<HealthTotals>();
+  Dispatcher* dispatcher = loop_.dispatcher;
+  if (!CallOnLoop([=] { *totals = dispatcher->Health(id); }))
+    return absl::UnavailableError("the dispatcher did not answer in time");
+  view.requests = totals->requests;
+  view.failures = totals->failures;
+  view.ratio = totals->ratio();
+  return view;
+}
+
+void ServiceImpl::RenderIntegrationMetrics(std::string* out) {
+  std::vector<IntegrationConfig> all = registry_->All();
+  auto health = std::make_shared<std::map<uint64_t, std::pair<HealthTotals, uint32_t>>>();
+  Dispatcher* dispatcher = loop_.dispatcher;
+  std::vector<uint64_t> ids;
+  for (const auto& c : all) ids.push_back(c.id);
+  CallOnLoop([=] {
+    for (uint64_t id : ids) (*health)[id] = {dispatcher->Health(id), dispatcher->InFlight(id)};
+  });
+  TimeMs now = clock_->NowMs();
+  std::string depth, age, state, ratio, inflight;
+  for (const auto& c : all) {
+    std::string label = absl::StrCat("{integration=\"", c.id, "\"}");
+    absl::StrAppend(&depth, "outboxd_queue_depth", label, " ",
+                    store_->QueuedCount(c.id) + store_->QueuedCount(NoticeLaneOf(c.id)), "\n");
+    auto oldest = store_->OldestDue(c.id);
+    double age_s = oldest.ok() && *oldest != kNoDue && *oldest < now ? (now - *oldest) / 1e3 : 0;
+    absl::StrAppend(&age, "outboxd_oldest_due_age_seconds", label, " ", age_s, "\n");
+    for (IntegrationState s : {IntegrationState::kEnabled, IntegrationState::kDisabled,
+                               IntegrationState::kBroken, IntegrationState::kDeleting}) {
+      absl::StrAppend(&state, "outboxd_integration_state{integration=\"", c.id, "\",state=\"",
+                      Sv(StateName(s)), "\"} ", c.state == s ? 1 : 0, "\n");
+    }
+    auto h = health->find(c.id);
+    if (h != health->end()) {
+      absl::StrAppend(&ratio, "outboxd_health_failure_ratio", label, " ", h->second.first.ratio(),
+                      "\n");
+      absl::StrAppend(&inflight, "outboxd_integration_requests_in_flight", label, " ",
+                      h->second.second, "\n");
+    }
+  }
+  AppendMetricHeader("outboxd_queue_depth", "gauge", "Deliveries queued per integration.", out);
+  out->append(depth);
+  AppendMetricHeader("outboxd_oldest_due_age_seconds", "gauge",
+                     "Age of the earliest due delivery per integration.", out);
+  out->append(age);
+  AppendMetricHeader("outboxd_integration_state", "gauge", "Integration state (1 = current).",
+                     out);
+  out->append(state);
+  AppendMetricHeader("outboxd_health_failure_ratio", "gauge",
+                     "Failed share of requests in the health window.", out);
+  out->append(ratio);
+  AppendMetricHeader("outboxd_integration_requests_in_flight", "gauge",
+                     "Requests in flight per integration.", out);
+  out->append(inflight);
+}
+
+std::string ServiceImpl::Metrics() {
+  std::string out;
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
+    AppendMetricHeader(name, "counter", help, &out);
+    absl::StrAppend(&out, Sv(name), " ", v, "\n");
+  };
+  counter("outboxd_ingest_requests_total", "POST /v1/events requests.", ingest_.requests.load());
+  counter("outboxd_ingest_events_total", "Events accepted.", ingest_.events.load());
+  counter("outboxd_ingest_bytes_total", "Bytes of events accepted.", ingest_.bytes.load());
+  counter("outboxd_ingest_deliveries_total", "Deliveries enqueued.", ingest_.deliveries.load());
+  counter("outboxd_ingest_over_quota_total", "Ingest requests refused: disk quota.",
+          ingest_.over_quota.load());
+  ingest_.fsync.Render("outboxd_ingest_fsync_seconds",
+                       "Time to make one ingest request durable.", &out);
+  const DispatcherCounters& d = loop_.dispatcher->counters();
+  AppendMetricHeader("outboxd_requests_total", "counter",
+                     "Requests to destinations by answer class.", &out);
+  absl::StrAppend(&out, "outboxd_requests_total{class=\"2xx\"} ", d.requests_2xx.load(), "\n",
+                  "outboxd_requests_total{class=\"4xx\"} ", d.requests_4xx.load(), "\n",
+                  "outboxd_requests_total{class=\"5xx\"} ", d.requests_5xx.load(), "\n",
+                  "outboxd_requests_total{class=\"other\"} ", d.requests_other.load(), "\n",
+                  "outboxd_requests_total{class=\"transport_error\"} ",
+                  d.requests_failed_transport.load(), "\n");
+  AppendMetricHeader("outboxd_deliveries_total", "counter", "Deliveries by outcome.", &out);
+  absl::StrAppend(&out, "outboxd_deliveries_total{outcome=\"delivered\"} ", d.delivered.load(),
+                  "\n", "outboxd_deliveries_total{outcome=\"retried\"} ", d.retried.load(), "\n",
+                  "outboxd_deliveries_total{outcome=\"dead\"} ", d.dead.load(), "\n");
+  counter("outboxd_batches_bisected_total", "Rejected batches split to isolate a record.",
+          d.bisected.load());
+  counter("outboxd_integrations_broken_total", "Integrations disabled by the failure rule.",
+          d.broken.load());
+  AppendMetricHeader("outboxd_requests_in_flight", "gauge", "Requests in flight.", &out);
+  absl::StrAppend(&out, "outboxd_requests_in_flight ", d.in_flight.load(), "\n");
+  AppendMetricHeader("outboxd_requests_in_flight_peak", "gauge", "Peak requests in flight.", &out);
+  absl::StrAppend(&out, "outboxd_requests_in_flight_peak ", d.peak_in_flight.load(), "\n");
+  AppendMetricHeader("outboxd_held_bytes", "gauge", "Delivery bytes held in memory.", &out);
+  absl::StrAppend(&out, "outboxd_held_bytes ", d.held_bytes.load(), "\n");
+  AppendMetricHeader("outboxd_store_disk_bytes", "gauge", "Store files: SST + WAL.", &out);
+  absl::StrAppend(&out, "outboxd_store_disk_bytes ", disk_bytes_.load(), "\n");
+  RenderIntegrationMetrics(&out);
+  return out;
+}
+
+}  // namespace outboxd
