@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "outboxd/crash_point.h"
 #include "outboxd/log.h"
 
 namespace outboxd {
@@ -335,6 +336,11 @@ void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status
     Park(lane);
   }
 
+  // Crash points: the receiver has the records, the store does not know.
+  OUTBOXD_CRASH_POINT("dispatch.answered.before_commit");
+  if (plan.kind == AnswerPlan::Kind::kRetry) OUTBOXD_CRASH_POINT("dispatch.retry.before_commit");
+  if (lane.config.state == IntegrationState::kBroken && plan.failure)
+    OUTBOXD_CRASH_POINT("dispatch.broken.before_commit");
   std::weak_ptr<bool> alive = alive_;
   committer_->Commit(std::move(changes), [this, alive, id, finished = std::move(finished)](
                                              absl::Status status) mutable {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/json_writer.h"
 #include "api/rfc3339.h"
+#include "outboxd/crash_point.h"
 #include "outboxd/log.h"
 #include "outboxd/strings.h"
 
@@ -52,6 +53,7 @@ absl::StatusOr<IngestResult> ServiceImpl::Ingest(std::vector<ParsedEvent> events
     return absl::UnavailableError(
         absl::StrCat("the outbox cannot store events now: ", deliveries.status().message()));
   }
+  OUTBOXD_CRASH_POINT("ingest.durable.before_answer");
   if (*deliveries > 0) {
     ingest_.fsync.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
