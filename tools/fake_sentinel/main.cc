@@ -1,0 +1,245 @@
+// fake_sentinel: a stand-in for Azure's HTTP Data Collector API, for tests
+// and benchmarks. Verifies SharedKey signatures, records accepted records as
+// NDJSON, injects faults. See --help.
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "faults.h"
+#include "output.h"
+#include "server.h"
+
+namespace outboxd::fake_sentinel {
+namespace {
+
+constexpr char kUsage[] = R"(usage: fake_sentinel [options]
+  --listen HOST:PORT          default 127.0.0.1:0 (ephemeral; printed on stdout)
+  --port-file FILE            also write the bound port there
+  --out FILE                  append accepted records as NDJSON
+  --workspace ID=BASE64KEY    a known workspace (repeatable)
+  --workspaces-file FILE      lines "ID KEY"
+  --any-workspace BASE64KEY   accept any GUID workspace signed with this key
+  --fail-rate R --fail-status 500|503|429 --retry-after SECONDS
+  --fail-window START_MS:END_MS   fail everything in this window after start
+  --latency-ms N              delay every /api/logs answer
+  --timeout-rate R --timeout-close-ms N   never answer; close after N ms
+  --reset-rate R              close the connection abruptly, no answer
+  --store-then-fail-rate R    record the data, then answer 500
+  --gate N                    hold requests until N wait, then release all
+  --threads N                 io threads (default 1)
+  --tls-cert PEM --tls-key PEM   serve HTTPS
+  --seed N                    random seed for the fault rates
+Runtime: GET /stats, GET|POST /control with a JSON body of fault fields.
+)";
+
+class WallClock final : public Clock {
+ public:
+  TimeMs NowMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+struct Flags {
+  ServerConfig server;
+  FaultConfig faults;
+  WorkspaceKeys keys;
+  std::string out;
+  std::string port_file;
+  int threads = 1;
+  uint64_t seed = 0;
+  bool has_seed = false;
+};
+
+absl::Status ReadFile(const std::string& path, std::string* text) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *text = buffer.str();
+  return absl::OkStatus();
+}
+
+absl::Status ParseListen(std::string_view text, ServerConfig* server) {
+  const size_t colon = text.rfind(':');
+  int port = -1;
+  if (colon == std::string_view::npos ||
+      !absl::SimpleAtoi(ToAbsl(text.substr(colon + 1)), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen wants HOST:PORT, got ", ToAbsl(text)));
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  server->host = std::string(host);
+  server->port = static_cast<uint16_t>(port);
+  return absl::OkStatus();
+}
+
+absl::Status Rate(std::string_view flag, std::string_view value, double* out) {
+  if (!absl::SimpleAtod(ToAbsl(value), out) || *out < 0 || *out > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(flag), " wants a rate in [0, 1]"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status Number(std::string_view flag, std::string_view value, T* out) {
+  if (!absl::SimpleAtoi(ToAbsl(value), out) || *out < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(flag), " wants a number"));
+  }
+  return absl::OkStatus();
+}
+
+// The field behind a flag that takes a plain string, or nullptr.
+std::string* StringFlag(std::string_view flag, Flags* f) {
+  if (flag == "--port-file") return &f->port_file;
+  if (flag == "--out") return &f->out;
+  if (flag == "--tls-cert") return &f->server.tls_cert;
+  if (flag == "--tls-key") return &f->server.tls_key;
+  return nullptr;
+}
+
+// One "--flag value" pair.
+absl::Status ApplyFlag(std::string_view flag, const std::string& value, Flags* f) {
+  if (std::string* field = StringFlag(flag, f)) {
+    *field = value;
+    return absl::OkStatus();
+  }
+  if (flag == "--listen") return ParseListen(value, &f->server);
+  if (flag == "--workspace") {
+    const size_t eq = value.find('=');
+    if (eq == std::string::npos) return absl::InvalidArgumentError("--workspace ID=KEY");
+    return f->keys.Add(value.substr(0, eq), value.substr(eq + 1));
+  }
+  if (flag == "--workspaces-file") {
+    std::string text;
+    if (absl::Status s = ReadFile(value, &text); !s.ok()) return s;
+    return f->keys.AddLines(text);
+  }
+  if (flag == "--any-workspace") return f->keys.SetAnyWorkspaceKey(value);
+  if (flag == "--fail-rate") return Rate(flag, value, &f->faults.fail_rate);
+  if (flag == "--timeout-rate") return Rate(flag, value, &f->faults.timeout_rate);
+  if (flag == "--reset-rate") return Rate(flag, value, &f->faults.reset_rate);
+  if (flag == "--store-then-fail-rate") {
+    return Rate(flag, value, &f->faults.store_then_fail_rate);
+  }
+  if (flag == "--fail-status") return Number(flag, value, &f->faults.fail_status);
+  if (flag == "--retry-after") return Number(flag, value, &f->faults.retry_after_s);
+  if (flag == "--fail-window") return ParseFailWindow(value, &f->faults);
+  if (flag == "--latency-ms") return Number(flag, value, &f->faults.latency_ms);
+  if (flag == "--timeout-close-ms")
+    return Number(flag, value, &f->faults.timeout_close_ms);
+  if (flag == "--gate") return Number(flag, value, &f->faults.gate);
+  if (flag == "--threads") return Number(flag, value, &f->threads);
+  if (flag == "--seed") {
+    f->has_seed = true;
+    return Number(flag, value, &f->seed);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown flag ", ToAbsl(flag)));
+}
+
+absl::Status ParseFlags(int argc, char** argv, Flags* flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    if (const size_t eq = arg.find('=');
+        absl::StartsWith(arg, "--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
+    }
+    if (absl::Status s = ApplyFlag(arg, value, flags); !s.ok()) return s;
+  }
+  if (flags->threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
+  if (flags->server.tls_cert.empty() != flags->server.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WritePortFile(const std::string& path, uint16_t port) {
+  // Write then rename: a reader never sees a half-written port.
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", temp));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename to ", path));
+  }
+  return absl::OkStatus();
+}
+
+int Run(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  Flags flags;
+  if (absl::Status s = ParseFlags(argc, argv, &flags); !s.ok()) {
+    std::cerr << "fake_sentinel: " << s.message() << "\n" << kUsage;
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  absl::StatusOr<std::unique_ptr<RecordWriter>> writer = RecordWriter::Open(flags.out);
+  if (!writer.ok()) {
+    std::cerr << "fake_sentinel: " << writer.status().message() << "\n";
+    return 1;
+  }
+  WallClock clock;
+  boost::asio::io_context io(flags.threads);
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(
+      io, &clock, flags.server, std::move(flags.keys), flags.faults, *std::move(writer),
+      flags.has_seed ? flags.seed : std::random_device{}());
+  if (!server.ok()) {
+    std::cerr << "fake_sentinel: " << server.status().message() << "\n";
+    return 1;
+  }
+  const uint16_t port = (*server)->port();
+  if (!flags.port_file.empty()) {
+    if (absl::Status s = WritePortFile(flags.port_file, port); !s.ok()) {
+      std::cerr << "fake_sentinel: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  const bool v6 = flags.server.host.find(':') != std::string::npos;
+  std::cout << "listening on " << (v6 ? "[" : "") << flags.server.host << (v6 ? "]" : "")
+            << ":" << port << std::endl;
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
+  std::vector<std::thread> threads;
+  for (int i = 1; i < flags.threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (std::thread& t : threads) t.join();
+  (*server)->Stop();  // flushes the records
+  return 0;
+}
+
+}  // namespace
+}  // namespace outboxd::fake_sentinel
+
+int main(int argc, char** argv) { return outboxd::fake_sentinel::Run(argc, argv); }
