@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "destinations/sentinel.h"
+#include "destinations/sentinel_dcr.h"
 
 namespace outboxd {
 
@@ -17,9 +18,18 @@ absl::StatusOr<std::unique_ptr<Destination>> MakeDestination(
       if (!dest.ok()) return dest.status();
       return std::unique_ptr<Destination>(*std::move(dest));
     }
-    case IntegrationKind::kSentinelDcr:
-      return absl::UnimplementedError(
-          "sentinel_dcr (Logs Ingestion API) is not supported by this build");
+    case IntegrationKind::kSentinelDcr: {
+      SentinelDcrOptions dcr;
+      dcr.max_body_bytes = options.max_body_bytes;  // 0 keeps the default
+      dcr.request_timeout_ms = options.request_timeout_ms;
+      dcr.transport = options.transport;
+      dcr.clock = options.clock;
+      dcr.tokens = options.tokens.get();
+      absl::StatusOr<std::unique_ptr<SentinelDcrDestination>> dest =
+          SentinelDcrDestination::Create(config, dcr);
+      if (!dest.ok()) return dest.status();
+      return std::unique_ptr<Destination>(*std::move(dest));
+    }
   }
   return absl::InvalidArgumentError("unknown integration kind");
 }

@@ -1,5 +1,11 @@
 #include "destinations/factory.h"
 
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "destinations/token_provider.h"
+#include "fakes/scripted_transport.h"
 #include "gtest/gtest.h"
 
 namespace outboxd {
@@ -46,12 +52,54 @@ TEST(MakeDestinationTest, InvalidConfig) {
   EXPECT_EQ(MakeDestination(c, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(MakeDestinationTest, DcrIsNotAvailableYet) {
+IntegrationConfig DcrConfig() {
   IntegrationConfig c;
+  c.id = 2;
   c.kind = IntegrationKind::kSentinelDcr;
-  absl::Status status = MakeDestination(c, {}).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(std::string(status.message()).rfind("sentinel_dcr", 0), 0u) << status;
+  c.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+  c.client_id = "11111111-2222-3333-4444-555555555555";
+  c.client_secret = "secret";
+  c.dce_endpoint = "https://my-dce.westeurope-1.ingest.monitor.azure.com";
+  c.dcr_immutable_id = "dcr-0123456789abcdef0123456789abcdef";
+  c.stream = "Custom-Outboxd_CL";
+  return c;
+}
+
+TEST(MakeDestinationTest, DcrNeedsATransport) {
+  absl::Status status = MakeDestination(DcrConfig(), {}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+}
+
+TEST(MakeDestinationTest, BuildsDcrWithSharedTokens) {
+  FakeClock clock;
+  ScriptedTransport transport;
+  DestinationOptions options;
+  options.max_body_bytes = 4000;
+  options.request_timeout_ms = 1234;
+  options.transport = &transport;
+  options.clock = &clock;
+  options.tokens = std::make_shared<TokenProviders>(&transport, &clock);
+  auto main_lane = MakeDestination(DcrConfig(), options);
+  auto notice_lane = MakeDestination(DcrConfig(), options);
+  ASSERT_TRUE(main_lane.ok()) << main_lane.status();
+  ASSERT_TRUE(notice_lane.ok());
+  EXPECT_EQ((*main_lane)->limits().max_body_bytes, 4000u);
+  EXPECT_EQ((*main_lane)->limits().max_time_span_ms, 30 * kMinuteMs);
+
+  const std::vector<std::string_view> records = {"{}"};
+  std::vector<absl::StatusOr<HttpRequest>> built;
+  for (auto* dest : {main_lane->get(), notice_lane->get()}) {
+    dest->BuildRequest({"t", records}, clock.NowMs(),
+                       [&](absl::StatusOr<HttpRequest> r) { built.push_back(std::move(r)); });
+  }
+  ASSERT_EQ(transport.pending().size(), 1u);  // one token fetch for both
+  transport.Complete(0, ScriptedTransport::Status(
+                            200, R"({"access_token":"tok","expires_in":3599})"));
+  ASSERT_EQ(built.size(), 2u);
+  for (const auto& r : built) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->timeout_ms, 1234);
+  }
 }
 
 }  // namespace
