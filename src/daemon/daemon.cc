@@ -27,6 +27,7 @@
 #include "api/secret_box.h"
 #include "api/worker_pool.h"
 #include "destinations/factory.h"
+#include "destinations/token_provider.h"
 #include "dispatch/committer.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/driver.h"
@@ -205,6 +206,10 @@ int RunDaemon(const DaemonOptions& given) {
 
   DestinationOptions destination_options;
   destination_options.max_body_bytes = o.batch_max_bytes;
+  // sentinel_dcr fetches Entra ID tokens through the loop's transport.
+  destination_options.transport = transport.get();
+  destination_options.clock = clock;
+  destination_options.tokens = std::make_shared<TokenProviders>(transport.get(), clock);
   DestinationFactory destinations = [destination_options](const IntegrationConfig& c) {
     return MakeDestination(c, destination_options);
   };

@@ -43,6 +43,9 @@ constexpr char kUsage[] = R"(usage: fake_sentinel [options]
   --threads N                 io threads (default 1)
   --tls-cert PEM --tls-key PEM   serve HTTPS
   --seed N                    random seed for the fault rates
+  --dcr-client ID=SECRET      a Logs Ingestion API client (repeatable)
+  --token-ttl S               lifetime of issued tokens (default 3600)
+  --token-fail-rate R         answer token requests 503 at this rate
 Runtime: GET /stats, GET|POST /control with a JSON body of fault fields.
 )";
 
@@ -136,6 +139,14 @@ absl::Status ApplyFlag(std::string_view flag, const std::string& value, Flags* f
     return f->keys.AddLines(text);
   }
   if (flag == "--any-workspace") return f->keys.SetAnyWorkspaceKey(value);
+  if (flag == "--dcr-client") return AddDcrClient(value, &f->server.dcr);
+  if (flag == "--token-fail-rate") return Rate(flag, value, &f->server.dcr.token_fail_rate);
+  if (flag == "--token-ttl") {
+    TimeMs seconds = 0;
+    if (absl::Status s = Number(flag, value, &seconds); !s.ok()) return s;
+    f->server.dcr.token_ttl_ms = seconds * kSecondMs;
+    return absl::OkStatus();
+  }
   if (flag == "--fail-rate") return Rate(flag, value, &f->faults.fail_rate);
   if (flag == "--timeout-rate") return Rate(flag, value, &f->faults.timeout_rate);
   if (flag == "--reset-rate") return Rate(flag, value, &f->faults.reset_rate);

@@ -61,6 +61,23 @@ std::string_view FailureCode(int status) {
   }
 }
 
+DcrRequest DcrView(const Request& r) {
+  DcrRequest view;
+  view.method = Sv(r.method_string());
+  view.target = Sv(r.target());
+  view.authorization = Sv(r[http::field::authorization]);
+  view.content_type = Sv(r[http::field::content_type]);
+  view.content_encoding = Sv(r[http::field::content_encoding]);
+  view.body = r.body();
+  return view;
+}
+
+Response MakeDcrResponse(const Request& request, const DcrAnswer& answer) {
+  Response response = MakeResponse(request, answer.status, answer.body);
+  if (!answer.ok()) response.set("x-ms-error-code", answer.code);
+  return response;
+}
+
 LogsRequest View(const Request& r) {
   LogsRequest view;
   view.method = Sv(r.method_string());
@@ -78,11 +95,12 @@ LogsRequest View(const Request& r) {
 
 struct Server::State {
   State(Clock* clock_in, WorkspaceKeys keys_in, FaultConfig fault_config,
-        uint64_t fault_seed, std::unique_ptr<RecordWriter> writer_in)
+        uint64_t fault_seed, std::unique_ptr<RecordWriter> writer_in, DcrConfig dcr_config)
       : clock(clock_in),
         started_ms(clock_in->NowMs()),
         keys(std::move(keys_in)),
         faults(fault_config, fault_seed),
+        dcr(std::move(dcr_config), fault_seed),
         writer(std::move(writer_in)) {
     gate.SetThreshold(fault_config.gate);
   }
@@ -91,6 +109,7 @@ struct Server::State {
   const TimeMs started_ms;
   const WorkspaceKeys keys;
   Faults faults;
+  DcrService dcr;
   Gate gate;
   Stats stats;
   std::unique_ptr<RecordWriter> writer;
@@ -159,7 +178,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Route() {
     const std::string_view path = TargetPath(Sv(request_.target()));
     const http::verb method = request_.method();
-    if (path == kLogsPath) return StartLogs();
+    if (path == kLogsPath || IsDcrIngestPath(path)) return StartLogs();
+    if (DcrTokenTenant(path)) {
+      DcrAnswer token = state_->dcr.Token(Sv(request_.method_string()), path,
+                                          Sv(request_[http::field::content_type]),
+                                          request_.body(), state_->clock->NowMs());
+      return Write(MakeDcrResponse(request_, token));
+    }
     if (path == "/stats" && method == http::verb::get) {
       return Write(MakeResponse(request_, 200, state_->stats.Json()));
     }
@@ -207,10 +232,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       });
       return;
     }
+    const bool dcr = IsDcrIngestPath(TargetPath(Sv(request_.target())));
     if (kind_ == FaultKind::kFail) {
-      Response response =
-          MakeResponse(request_, config.fail_status,
-                       ErrorBody(FailureCode(config.fail_status), "injected failure"));
+      const std::string_view code = FailureCode(config.fail_status);
+      Response response = MakeResponse(
+          request_, config.fail_status,
+          dcr ? DcrErrorBody(code, "injected failure") : ErrorBody(code, "injected failure"));
       if (config.retry_after_s >= 0) {
         response.set(http::field::retry_after, std::to_string(config.retry_after_s));
       }
@@ -218,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Write(std::move(response));
     }
     const TimeMs now = state_->clock->NowMs();
+    if (dcr) return AnswerDcr(now);
     Verdict verdict = CheckLogsRequest(View(request_), state_->keys, now);
     if (verdict.ok()) {
       state_->writer->Append(verdict.log_type, verdict.workspace, now, verdict.records);
@@ -230,6 +258,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     FinishLogs(verdict.status);
     Write(MakeResponse(request_, verdict.status, verdict.Body()));
+  }
+
+  // The Logs Ingestion API: records go to the out file with the stream as
+  // their log type and the rule as their workspace.
+  void AnswerDcr(TimeMs now) {
+    DcrAnswer answer = state_->dcr.Ingest(DcrView(request_), now);
+    if (answer.ok()) {
+      state_->writer->Append(answer.stream, answer.rule, now, answer.records);
+      state_->stats.RecordsAccepted(answer.records.size());
+      if (kind_ == FaultKind::kStoreThenFail) {
+        answer = DcrError(500, "UnspecifiedError", "stored, then failed");
+      }
+    }
+    FinishLogs(answer.status);
+    Write(MakeDcrResponse(request_, answer));
   }
 
   void Write(Response response) {
@@ -359,7 +402,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   const asio::ip::address address = asio::ip::make_address(config.host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad address: ", config.host));
   auto state = std::make_shared<State>(clock, std::move(keys), faults, fault_seed,
-                                       std::move(writer));
+                                       std::move(writer), config.dcr);
   if (!config.tls_cert.empty() || !config.tls_key.empty()) {
     auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     tls->set_options(asio::ssl::context::default_workarounds |

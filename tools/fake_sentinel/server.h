@@ -2,7 +2,9 @@
 // wait and write; what to answer comes from checks.h and faults.h.
 //
 // Routes: POST /api/logs?api-version=2016-04-01 (the Data Collector API),
-// GET /stats, GET|POST /control (fault config), anything else 404.
+// GET /stats, GET|POST /control (fault config), anything else 404; and the
+// Logs Ingestion API (dcr.h): POST /<tenant>/oauth2/v2.0/token and POST
+// /dataCollectionRules/<id>/streams/<stream>, which takes the same faults.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "checks.h"
+#include "dcr.h"
 #include "faults.h"
 #include "outboxd/clock.h"
 #include "output.h"
@@ -24,6 +27,8 @@ struct ServerConfig {
   // Both set: serve HTTPS with this PEM certificate (chain) and key.
   std::string tls_cert;
   std::string tls_key;
+  // The Logs Ingestion API's clients and token lifetime.
+  DcrConfig dcr;
 };
 
 class Server {
