@@ -130,7 +130,17 @@ void ServiceImpl::TestIntegration(IntegrationConfig config,
         view, now,
         [this, destination, record, done, config](absl::StatusOr<HttpRequest> request) {
           if (!request.ok()) {
-            done(request.status());
+            // The test ran: the destination could not even be asked (e.g.
+            // its token service refused the credentials). Same words the
+            // dispatcher uses, so Classify names the cause.
+            HttpResponse none;
+            none.transport_error =
+                absl::StrCat("request not built: ", request.status().message());
+            Answer answer = destination->Classify(none, clock_->NowMs());
+            TestResult result;
+            result.error_code = answer.error_code;
+            result.message = answer.message.empty() ? none.transport_error : answer.message;
+            done(std::move(result));
             return;
           }
           request->timeout_ms = options_.test_timeout_ms;
