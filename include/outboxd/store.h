@@ -107,6 +107,15 @@ class Changes {
 
   void AddStats(uint64_t integration_id, int64_t minute, uint64_t requests,
                 uint64_t failures);
+  // Forgets the integration's health statistics (enabling it starts a fresh
+  // window).
+  void ClearStats(uint64_t integration_id);
+  // Removes every delivery of the integration (outbox and dead), its stats
+  // and its queued count; its record stays. Operations for it earlier in
+  // this batch are void, later ones apply.
+  void PurgeDeliveries(uint64_t integration_id);
+  // Removes the integration's record.
+  void DeleteIntegration(uint64_t integration_id);
   void PutIntegration(uint64_t integration_id, std::string_view record);
   void AddRequestCount(uint64_t company_id, int64_t hour, uint64_t count);
   void PutMeta(std::string_view name, std::string_view value);

@@ -1,0 +1,215 @@
+// Changes: builds one WriteBatch. Every outbox key is written once and
+// removed with SingleDelete (docs/storage.md, "SingleDelete").
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "outboxd/store.h"
+#include "store/changes_impl.h"
+#include "store/coding.h"
+#include "store/keys.h"
+#include "store/values.h"
+
+namespace outboxd {
+
+using store_internal::kDeadCf;
+using store_internal::kOutboxCf;
+
+void Changes::Impl::Fail(absl::Status status) {
+  if (error.ok()) error = std::move(status);
+}
+
+uint64_t Changes::Impl::NextSeq() {
+  absl::StatusOr<uint64_t> seq = core->seq->Next();
+  if (!seq.ok()) {
+    Fail(seq.status());
+    return 0;
+  }
+  return *seq;
+}
+
+void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
+                                TimeMs first_enqueued_ms, std::string_view log_type,
+                                std::string_view event) {
+  if (log_type.size() > store_internal::kMaxLogTypeSize) {
+    Fail(absl::InvalidArgumentError("log type longer than " +
+                                    std::to_string(store_internal::kMaxLogTypeSize) +
+                                    " bytes"));
+  }
+  if (!error.ok()) return;  // Apply will refuse the batch; don't grow it
+  std::string value;
+  store_internal::EncodeDeliveryValue(attempts, first_enqueued_ms, log_type, event,
+                                      &value);
+  batch.Put(core->db->cf(kOutboxCf), store_internal::OutboxKey(key), value);
+  const store_internal::OutboxPos pos{key.due_ms, key.seq};
+  auto [it, inserted] = min_written.try_emplace(key.integration_id, pos);
+  if (!inserted) it->second = std::min(it->second, pos);
+}
+
+void Changes::Impl::RemoveDelivery(const DeliveryKey& key) {
+  if (!error.ok()) return;
+  batch.SingleDelete(core->db->cf(kOutboxCf), store_internal::OutboxKey(key));
+}
+
+void Changes::Impl::AppendQueuedCounts() {
+  for (const auto& [id, delta] : queued_delta) {
+    if (delta == 0) continue;
+    batch.Merge(core->db->cf(store_internal::kMetaCf),
+                store_internal::QueuedCountName(id),
+                store_internal::EncodeFixed64(static_cast<uint64_t>(delta)));
+  }
+  queued_delta.clear();
+}
+
+Changes::Changes(OutboxStore* store) : impl_(std::make_unique<Impl>()) {
+  impl_->core = &store->impl_->core;
+}
+Changes::~Changes() = default;
+Changes::Changes(Changes&&) noexcept = default;
+Changes& Changes::operator=(Changes&&) noexcept = default;
+
+DeliveryKey Changes::Enqueue(uint64_t integration_id, std::string_view log_type,
+                             std::string_view event, TimeMs due_ms, TimeMs enqueued_ms) {
+  ++impl_->operations;
+  ++impl_->enqueued;
+  const DeliveryKey key{integration_id, std::max<TimeMs>(due_ms, 0), impl_->NextSeq()};
+  impl_->PutDelivery(key, 0, enqueued_ms, log_type, event);
+  ++impl_->queued_delta[integration_id];
+  return key;
+}
+
+void Changes::Remove(const DeliveryKey& key) {
+  ++impl_->operations;
+  impl_->RemoveDelivery(key);
+  --impl_->queued_delta[key.integration_id];
+}
+
+DeliveryKey Changes::Reschedule(const Delivery& delivery, TimeMs new_due,
+                                uint32_t attempts) {
+  ++impl_->operations;
+  const DeliveryKey& old = delivery.key;
+  if (old.due_ms == kNoDue) {
+    impl_->Fail(absl::InvalidArgumentError("cannot reschedule a delivery due at kNoDue"));
+    return old;
+  }
+  // Same seq, strictly later due: a key is never written twice, which is
+  // what makes SingleDelete safe.
+  const DeliveryKey key{old.integration_id, std::max(new_due, old.due_ms + 1), old.seq};
+  impl_->RemoveDelivery(old);
+  impl_->PutDelivery(key, attempts, delivery.first_enqueued_ms, delivery.log_type,
+                     delivery.event);
+  return key;
+}
+
+void Changes::MoveToDead(const Delivery& delivery, std::string_view reason, TimeMs now) {
+  ++impl_->operations;
+  const DeliveryKey& key = delivery.key;
+  impl_->RemoveDelivery(key);
+  --impl_->queued_delta[key.integration_id];
+  if (delivery.log_type.size() > store_internal::kMaxLogTypeSize) {
+    impl_->Fail(absl::InvalidArgumentError("log type too long"));
+  }
+  if (!impl_->error.ok()) return;
+  std::string value;
+  store_internal::EncodeDeliveryValue(delivery.attempts, delivery.first_enqueued_ms,
+                                      delivery.log_type, delivery.event, &value);
+  impl_->batch.Put(impl_->core->db->cf(kDeadCf),
+                   store_internal::PairKey(key.integration_id, key.seq),
+                   store_internal::EncodeDeadValue(now, reason, key.due_ms, value));
+}
+
+DeliveryKey Changes::Replay(const DeadDelivery& dead, TimeMs due_ms) {
+  ++impl_->operations;
+  ++impl_->enqueued;
+  const Delivery& d = dead.delivery;
+  if (impl_->error.ok()) {
+    impl_->batch.Delete(impl_->core->db->cf(kDeadCf),
+                        store_internal::PairKey(d.key.integration_id, d.key.seq));
+  }
+  // A fresh seq: the old outbox key may have existed at this due time.
+  const DeliveryKey key{d.key.integration_id, std::max<TimeMs>(due_ms, 0),
+                        impl_->NextSeq()};
+  // The replay restarts the delivery's life: with the original enqueue time
+  // a delivery that died of old age would die again at its first failure.
+  impl_->PutDelivery(key, 0, key.due_ms, d.log_type, d.event);
+  ++impl_->queued_delta[key.integration_id];
+  return key;
+}
+
+void Changes::AddStats(uint64_t integration_id, int64_t minute, uint64_t requests,
+                       uint64_t failures) {
+  ++impl_->operations;
+  if (!impl_->error.ok()) return;
+  impl_->batch.Merge(impl_->core->db->cf(store_internal::kStatsCf),
+                     store_internal::TimePairKey(integration_id, minute),
+                     store_internal::EncodeStatsValue(requests, failures));
+}
+
+void Changes::ClearStats(uint64_t integration_id) {
+  ++impl_->operations;
+  if (!impl_->error.ok()) return;
+  impl_->batch.DeleteRange(impl_->core->db->cf(store_internal::kStatsCf),
+                           store_internal::IdKey(integration_id),
+                           store_internal::IdPrefixEnd(integration_id));
+}
+
+void Changes::PurgeDeliveries(uint64_t integration_id) {
+  Impl& c = *impl_;
+  ++c.operations;
+  if (!c.error.ok()) return;
+  const std::string begin = store_internal::IdKey(integration_id);
+  const std::string end = store_internal::IdPrefixEnd(integration_id);
+  // Range tombstones cover what earlier operations of this batch wrote.
+  for (store_internal::Cf cf :
+       {store_internal::kOutboxCf, store_internal::kDeadCf, store_internal::kStatsCf}) {
+    c.batch.DeleteRange(c.core->db->cf(cf), begin, end);
+  }
+  // The counter restarts at zero; the merges appended at Apply count only
+  // what this batch does for the integration after the purge.
+  c.batch.Delete(c.core->db->cf(store_internal::kMetaCf),
+                 store_internal::QueuedCountName(integration_id));
+  c.queued_delta.erase(integration_id);
+  c.min_written.erase(integration_id);
+  c.purged.push_back(integration_id);
+}
+
+void Changes::DeleteIntegration(uint64_t integration_id) {
+  ++impl_->operations;
+  if (!impl_->error.ok()) return;
+  impl_->batch.Delete(impl_->core->db->cf(store_internal::kIntegrationsCf),
+                      store_internal::IdKey(integration_id));
+}
+
+void Changes::PutIntegration(uint64_t integration_id, std::string_view record) {
+  ++impl_->operations;
+  if (!impl_->error.ok()) return;
+  impl_->batch.Put(impl_->core->db->cf(store_internal::kIntegrationsCf),
+                   store_internal::IdKey(integration_id), record);
+}
+
+void Changes::AddRequestCount(uint64_t company_id, int64_t hour, uint64_t count) {
+  ++impl_->operations;
+  if (!impl_->error.ok()) return;
+  impl_->batch.Merge(impl_->core->db->cf(store_internal::kCountersCf),
+                     store_internal::TimePairKey(company_id, hour),
+                     store_internal::EncodeFixed64(count));
+}
+
+void Changes::PutMeta(std::string_view name, std::string_view value) {
+  ++impl_->operations;
+  if (name.starts_with(store_internal::kQueuedCountPrefix) ||
+      name == store_internal::kSeqLeaseName) {
+    impl_->Fail(absl::InvalidArgumentError("reserved meta name: " + std::string(name)));
+  }
+  if (!impl_->error.ok()) return;
+  impl_->batch.Put(impl_->core->db->cf(store_internal::kMetaCf), name, value);
+}
+
+bool Changes::empty() const { return impl_ == nullptr || impl_->operations == 0; }
+
+size_t Changes::deliveries_enqueued() const {
+  return impl_ == nullptr ? 0 : impl_->enqueued;
+}
+
+}  // namespace outboxd

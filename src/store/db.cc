@@ -1,0 +1,122 @@
+#include "store/db.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/table_properties_collectors.h"
+#include "store/merge_operators.h"
+#include "store/status.h"
+
+namespace outboxd::store_internal {
+
+const std::array<const char*, kCfCount> kCfNames = {
+    "default",  // rocksdb::kDefaultColumnFamilyName
+    "outbox",  "dead", "stats", "counters", "integrations", "meta"};
+
+namespace {
+
+// Column families other than outbox and dead stay small.
+constexpr uint64_t kSmallWriteBuffer = 4ull << 20;
+
+rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
+  rocksdb::DBOptions db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  db.paranoid_checks = true;
+  // A torn tail (an unacknowledged write cut by a power loss) is dropped;
+  // every acknowledged write was synced before it. See docs/storage.md.
+  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db.max_background_jobs = 2;
+  // With seven column families a rarely written one (meta, integrations)
+  // would pin old WAL files forever; past this size RocksDB flushes it.
+  db.max_total_wal_size = 4 * options.write_buffer_bytes;
+  db.manual_wal_flush = false;
+  db.avoid_flush_during_shutdown = false;
+  db.bytes_per_sync = 1ull << 20;
+  db.keep_log_file_num = 4;
+  db.max_log_file_size = 16ull << 20;
+  if (options.env != nullptr) db.env = options.env;
+  return db;
+}
+
+rocksdb::ColumnFamilyOptions BaseCfOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                           bool point_lookups, uint64_t write_buffer) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.format_version = 5;
+  if (point_lookups) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  }
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.compaction_style = rocksdb::kCompactionStyleLevel;
+  cf.level_compaction_dynamic_level_bytes = true;
+  cf.write_buffer_size = write_buffer;
+  return cf;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(
+    const StoreOptions& options, const std::shared_ptr<rocksdb::Cache>& cache) {
+  const uint64_t big = options.write_buffer_bytes;
+  const uint64_t small = std::min(big, kSmallWriteBuffer);
+  std::vector<rocksdb::ColumnFamilyOptions> cfs(kCfCount);
+  cfs[kDefaultCf] = BaseCfOptions(cache, true, small);
+  cfs[kOutboxCf] = BaseCfOptions(cache, false, big);
+  cfs[kOutboxCf].table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(kDeletionWindow, kDeletionTrigger,
+                                                    kDeletionRatio));
+  cfs[kDeadCf] = BaseCfOptions(cache, false, small);
+  cfs[kStatsCf] = BaseCfOptions(cache, false, small);
+  cfs[kStatsCf].merge_operator = NewFixed64PairAddOperator();
+  cfs[kCountersCf] = BaseCfOptions(cache, true, small);
+  cfs[kCountersCf].merge_operator = NewFixed64AddOperator();
+  cfs[kIntegrationsCf] = BaseCfOptions(cache, true, small);
+  cfs[kMetaCf] = BaseCfOptions(cache, true, small);
+  cfs[kMetaCf].merge_operator = NewQueuedCountOperator();
+  std::vector<rocksdb::ColumnFamilyDescriptor> out;
+  for (size_t i = 0; i < kCfCount; ++i) out.emplace_back(kCfNames[i], cfs[i]);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Db>> Db::Open(const StoreOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  std::unique_ptr<Db> db(new Db());
+  db->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(MakeDbOptions(options), options.path,
+                        Descriptors(options, db->block_cache_), &handles, &raw);
+  if (!s.ok()) return ToStatus(s, "open " + options.path);
+  db->db_.reset(raw);
+  std::copy(handles.begin(), handles.end(), db->handles_.begin());
+  return db;
+}
+
+BoundedIterator::BoundedIterator(const Db& db, Cf cf, std::string lower,
+                                 std::string upper)
+    : lower_(std::move(lower)),
+      upper_(std::move(upper)),
+      lower_slice_(lower_),
+      upper_slice_(upper_) {
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice_;
+  ro.iterate_upper_bound = &upper_slice_;
+  it_.reset(db.db()->NewIterator(ro, db.cf(cf)));
+}
+
+Db::~Db() {
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
+  }
+  db_->Close();
+}
+
+}  // namespace outboxd::store_internal

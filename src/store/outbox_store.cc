@@ -1,0 +1,270 @@
+// OutboxStore: open and recovery, Apply, the due-ordered scans and the due
+// index around them. Lookups and maintenance are in store_queries.cc.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "outboxd/crash_point.h"
+#include "outboxd/store.h"
+#include "rocksdb/perf_context.h"
+#include "rocksdb/perf_level.h"
+#include "store/changes_impl.h"
+#include "store/coding.h"
+#include "store/keys.h"
+#include "store/status.h"
+#include "store/store_core.h"
+#include "store/values.h"
+
+namespace outboxd {
+
+using store_internal::DueIndex;
+using store_internal::kOutboxCf;
+using store_internal::OutboxPos;
+using store_internal::StoreCore;
+
+namespace {
+
+thread_local uint64_t last_scan_skipped = 0;
+
+// Counts the internal keys (tombstones, shadowed versions) the iterator steps
+// over while alive, for LastScanSkippedInternalKeys. Count-only perf level:
+// no timers, a few increments per key.
+class SkippedKeysCounter {
+ public:
+  SkippedKeysCounter() : previous_level_(rocksdb::GetPerfLevel()) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+    start_ = Skipped();
+  }
+  ~SkippedKeysCounter() {
+    last_scan_skipped = Skipped() - start_;
+    rocksdb::SetPerfLevel(previous_level_);
+  }
+
+ private:
+  static uint64_t Skipped() {
+    const rocksdb::PerfContext* ctx = rocksdb::get_perf_context();
+    return ctx->internal_delete_skipped_count + ctx->internal_key_skipped_count;
+  }
+  rocksdb::PerfLevel previous_level_;
+  uint64_t start_ = 0;
+};
+
+absl::StatusOr<uint64_t> ReadSeqLease(const StoreCore& core) {
+  std::string value;
+  rocksdb::Status s =
+      core.db->db()->Get(rocksdb::ReadOptions(), core.db->cf(store_internal::kMetaCf),
+                         store_internal::kSeqLeaseName, &value);
+  if (s.IsNotFound()) return 1;
+  if (!s.ok()) return store_internal::ToStatus(s, "read seq lease");
+  if (value.size() != 8) return store_internal::CorruptionError("open", "seq lease");
+  return store_internal::DecodeFixed64(value.data());
+}
+
+absl::Status StartSequences(StoreCore& core) {
+  absl::StatusOr<uint64_t> lease = ReadSeqLease(core);
+  if (!lease.ok()) return lease.status();
+  rocksdb::DB* db = core.db->db();
+  rocksdb::ColumnFamilyHandle* meta = core.db->cf(store_internal::kMetaCf);
+  const rocksdb::WriteOptions synced = core.synced;
+  auto persist = [db, meta, synced](uint64_t limit) {
+    return store_internal::ToStatus(db->Put(synced, meta, store_internal::kSeqLeaseName,
+                                            store_internal::EncodeFixed64(limit)),
+                                    "persist seq lease");
+  };
+  auto alloc = store_internal::SequenceAllocator::Create(
+      *lease, store_internal::kDefaultSeqLeaseStep, std::move(persist));
+  if (!alloc.ok()) return alloc.status();
+  core.seq = *std::move(alloc);
+  return absl::OkStatus();
+}
+
+// One seek per integration: note the first key's due, jump to the next id.
+absl::Status RebuildDueIndex(StoreCore& core) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      core.db->db()->NewIterator(rocksdb::ReadOptions(), core.db->cf(kOutboxCf)));
+  for (it->SeekToFirst(); it->Valid();) {
+    std::optional<DeliveryKey> key =
+        store_internal::ParseOutboxKey(it->key().ToStringView());
+    if (!key) return store_internal::CorruptionError("rebuild due index", "outbox key");
+    core.due_index.Seed(key->integration_id, key->due_ms);
+    if (key->integration_id == UINT64_MAX) break;
+    it->Seek(store_internal::IdKey(key->integration_id + 1));
+  }
+  return store_internal::ToStatus(it->status(), "rebuild due index");
+}
+
+struct ScanResult {
+  size_t handed_out = 0;
+  OutboxPos resume;                     // first position not handed out
+  TimeMs first_unscanned_due = kNoDue;  // due at `resume`, kNoDue if exhausted
+};
+
+// Bounded on both ends: [integration . start, next integration). No snapshot
+// is kept beyond the iterator's own life.
+absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration_id,
+                                     OutboxPos start, TimeMs now, size_t max_items,
+                                     absl::FunctionRef<void(Delivery&&)> fn) {
+  SkippedKeysCounter counter;
+  store_internal::BoundedIterator it(*core.db, kOutboxCf,
+                                     store_internal::OutboxKey(integration_id, start),
+                                     store_internal::IdPrefixEnd(integration_id));
+  ScanResult r;
+  r.resume = start;
+  for (it.SeekToLower(); it->Valid(); it->Next()) {
+    std::optional<DeliveryKey> key =
+        store_internal::ParseOutboxKey(it->key().ToStringView());
+    if (!key || key->integration_id != integration_id) {
+      return store_internal::CorruptionError("scan", "outbox key");
+    }
+    const OutboxPos pos{key->due_ms, key->seq};
+    if (key->due_ms > now || r.handed_out == max_items) {
+      r.resume = pos;
+      r.first_unscanned_due = key->due_ms;
+      return r;
+    }
+    Delivery delivery;
+    delivery.key = *key;
+    if (!store_internal::DecodeDeliveryValue(it->value().ToStringView(), &delivery)) {
+      return store_internal::CorruptionError("scan", "delivery value");
+    }
+    r.resume = store_internal::Successor(pos);
+    fn(std::move(delivery));
+    ++r.handed_out;
+  }
+  if (!it->status().ok()) return store_internal::ToStatus(it->status(), "scan");
+  return r;
+}
+
+}  // namespace
+
+OutboxStore::OutboxStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OutboxStore::~OutboxStore() = default;
+
+absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(
+    const StoreOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  StoreCore& core = impl->core;
+  core.options = options;
+  core.write_options.sync = options.sync;
+  core.synced.sync = true;
+  absl::StatusOr<std::unique_ptr<store_internal::Db>> db =
+      store_internal::Db::Open(options);
+  if (!db.ok()) return db.status();
+  core.db = *std::move(db);
+  if (absl::Status s = StartSequences(core); !s.ok()) return s;
+  if (absl::Status s = RebuildDueIndex(core); !s.ok()) return s;
+  return std::unique_ptr<OutboxStore>(new OutboxStore(std::move(impl)));
+}
+
+Changes OutboxStore::NewChanges() { return Changes(this); }
+
+absl::Status OutboxStore::Apply(Changes changes) {
+  Changes::Impl* c = changes.impl_.get();
+  StoreCore& core = impl_->core;
+  if (c == nullptr) return absl::InvalidArgumentError("apply: moved-from Changes");
+  if (c->core != &core)
+    return absl::InvalidArgumentError("apply: Changes of another store");
+  if (!c->error.ok()) return c->error;
+  c->AppendQueuedCounts();
+  if (c->batch.Count() == 0) return absl::OkStatus();
+  OUTBOXD_CRASH_POINT("store.apply.before_write");
+  // Concurrent callers form one write group: one WAL write, one fsync.
+  rocksdb::Status s = core.db->db()->Write(core.write_options, &c->batch);
+  if (!s.ok()) return store_internal::ToStatus(s, "apply");
+  OUTBOXD_CRASH_POINT("store.apply.after_write");
+  for (uint64_t id : c->purged) core.due_index.Erase(id);
+  for (const auto& [id, pos] : c->min_written) core.due_index.OnWritten(id, pos);
+  if (core.due_listener) {
+    for (const auto& [id, pos] : c->min_written) core.due_listener(id, pos.due_ms);
+  }
+  return absl::OkStatus();
+}
+
+void OutboxStore::SetDueListener(std::function<void(uint64_t, TimeMs)> fn) {
+  impl_->core.due_listener = std::move(fn);
+}
+
+absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
+                                            size_t max_items,
+                                            absl::FunctionRef<void(Delivery&&)> fn) {
+  if (max_items == 0) return 0;
+  StoreCore& core = impl_->core;
+  const DueIndex::ScanTicket ticket = core.due_index.BeginScan(integration_id);
+  absl::StatusOr<ScanResult> r =
+      ScanRange(core, integration_id, ticket.start, now, max_items, fn);
+  if (!r.ok()) {
+    core.due_index.AbortScan(integration_id, ticket);
+    return r.status();
+  }
+  core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due);
+  return r->handed_out;
+}
+
+TimeMs OutboxStore::NextDue(uint64_t integration_id) const {
+  return impl_->core.due_index.NextDue(integration_id);
+}
+
+std::vector<uint64_t> OutboxStore::DueIntegrations(TimeMs now) const {
+  return impl_->core.due_index.DueIntegrations(now);
+}
+
+void OutboxStore::ResetCursor(uint64_t integration_id) {
+  DueIndex& index = impl_->core.due_index;
+  const uint64_t token = index.BeginReset(integration_id);
+  absl::StatusOr<TimeMs> first = OldestDue(integration_id);
+  // On a read error stay "due now": the next scan finds the truth.
+  index.EndReset(integration_id, token, first.ok() ? *first : 0);
+}
+
+absl::StatusOr<TimeMs> OutboxStore::OldestDue(uint64_t integration_id) const {
+  store_internal::BoundedIterator it(*impl_->core.db, kOutboxCf,
+                                     store_internal::IdKey(integration_id),
+                                     store_internal::IdPrefixEnd(integration_id));
+  it.SeekToLower();
+  if (!it->Valid()) {
+    if (!it->status().ok()) return store_internal::ToStatus(it->status(), "oldest due");
+    return kNoDue;
+  }
+  std::optional<DeliveryKey> key =
+      store_internal::ParseOutboxKey(it->key().ToStringView());
+  if (!key) return store_internal::CorruptionError("oldest due", "outbox key");
+  return key->due_ms;
+}
+
+absl::Status OutboxStore::PurgeIntegration(uint64_t integration_id) {
+  StoreCore& core = impl_->core;
+  const std::string begin = store_internal::IdKey(integration_id);
+  const std::string end = store_internal::IdPrefixEnd(integration_id);
+  rocksdb::WriteBatch batch;
+  for (store_internal::Cf cf :
+       {store_internal::kOutboxCf, store_internal::kDeadCf, store_internal::kStatsCf}) {
+    batch.DeleteRange(core.db->cf(cf), begin, end);
+  }
+  batch.Delete(core.db->cf(store_internal::kIntegrationsCf), begin);
+  batch.Delete(core.db->cf(store_internal::kMetaCf),
+               store_internal::QueuedCountName(integration_id));
+  rocksdb::Status s = core.db->db()->Write(core.synced, &batch);
+  if (!s.ok()) return store_internal::ToStatus(s, "purge integration");
+  core.due_index.Erase(integration_id);
+  return absl::OkStatus();
+}
+
+uint64_t OutboxStore::LastScanSkippedInternalKeys() { return last_scan_skipped; }
+
+}  // namespace outboxd
+
+#if defined(__SANITIZE_THREAD__)
+// Debian's librocksdb is not built with ThreadSanitizer: its synchronization
+// (the write group of a group commit, where the leader copies the followers'
+// batches) is invisible to TSan, while the std::string code it runs is ours
+// and instrumented, and so are the memcmp/memcpy interceptors it calls on
+// its lock-free memtable. Reports with a RocksDB frame are noise; races
+// in outboxd's own code stay reported. Every binary linking the store under
+// TSan gets this (the runtime asks for it by this name).
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:rocksdb::\n"
+         "called_from_lib:librocksdb.so\n";
+}
+#endif

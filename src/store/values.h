@@ -1,0 +1,40 @@
+// Value codec of the outbox, dead and stats column families.
+//
+//   delivery  varint attempts . fixed64 first_enqueued_ms .
+//             u8 log type length . log type . event bytes (the rest)
+//   dead      fixed64 died_ms . varint reason length . reason .
+//             fixed64 original due_ms . delivery value
+//   stats     fixed64 requests . fixed64 failures
+//
+// fixed64 is little-endian, like RocksDB's own encodings. Decoders return
+// false on anything malformed; the store turns that into a Corruption error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "outboxd/store.h"
+
+namespace outboxd::store_internal {
+
+// Log types are at most 100 bytes (the Azure limit); the format allows 255.
+inline constexpr size_t kMaxLogTypeSize = 255;
+
+// Appends the delivery value to *out. log_type.size() <= kMaxLogTypeSize.
+void EncodeDeliveryValue(uint32_t attempts, TimeMs first_enqueued_ms,
+                         std::string_view log_type, std::string_view event,
+                         std::string* out);
+// Fills everything but out->key.
+bool DecodeDeliveryValue(std::string_view value, Delivery* out);
+
+std::string EncodeDeadValue(TimeMs died_ms, std::string_view reason,
+                            TimeMs original_due_ms, std::string_view delivery_value);
+// Fills everything but out->delivery.key.integration_id and .seq (they are
+// in the key); out->delivery.key.due_ms is the original due time.
+bool DecodeDeadValue(std::string_view value, DeadDelivery* out);
+
+std::string EncodeStatsValue(uint64_t requests, uint64_t failures);
+bool DecodeStatsValue(std::string_view value, uint64_t* requests, uint64_t* failures);
+
+}  // namespace outboxd::store_internal

@@ -1,0 +1,166 @@
+// The in-memory due index on its own (no RocksDB).
+
+#include "store/due_index.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace outboxd::store_internal {
+namespace {
+
+TEST(DueIndexTest, UnknownIntegrationIsNeverDue) {
+  DueIndex index;
+  EXPECT_EQ(index.NextDue(5), kNoDue);
+  EXPECT_TRUE(index.DueIntegrations(INT64_MAX).empty());
+}
+
+TEST(DueIndexTest, SeedAndWritesLowerNextDue) {
+  DueIndex index;
+  index.Seed(1, 500);
+  index.OnWritten(2, OutboxPos{900, 7});
+  index.OnWritten(1, OutboxPos{800, 8});  // later than the seed: no change
+  EXPECT_EQ(index.NextDue(1), 500);
+  EXPECT_EQ(index.NextDue(2), 900);
+  std::vector<uint64_t> due = index.DueIntegrations(899);
+  EXPECT_EQ(due, std::vector<uint64_t>{1});
+  due = index.DueIntegrations(900);
+  std::sort(due.begin(), due.end());
+  EXPECT_EQ(due, (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(DueIndexTest, ScanAdvancesCursorAndSetsNextDue) {
+  DueIndex index;
+  index.Seed(1, 100);
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  EXPECT_EQ(t.start, kBeginPos);
+  // Handed out up to (100, 3); the first key left is due at 400.
+  index.EndScan(1, t, OutboxPos{400, 9}, 400);
+  EXPECT_EQ(index.NextDue(1), 400);
+  EXPECT_EQ(index.BeginScan(1).start, (OutboxPos{400, 9}));
+}
+
+TEST(DueIndexTest, ExhaustedScanMeansNothingDue) {
+  DueIndex index;
+  index.Seed(1, 100);
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  index.EndScan(1, t, OutboxPos{100, 4}, kNoDue);
+  EXPECT_EQ(index.NextDue(1), kNoDue);
+  EXPECT_TRUE(index.DueIntegrations(INT64_MAX).empty());
+}
+
+TEST(DueIndexTest, WriteBelowCursorRewindsTheNextScanOnce) {
+  DueIndex index;
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  index.EndScan(1, t, OutboxPos{500, 10}, 500);
+  index.OnWritten(1, OutboxPos{200, 11});
+  index.OnWritten(1, OutboxPos{300, 12});
+  EXPECT_EQ(index.NextDue(1), 200);
+  t = index.BeginScan(1);
+  EXPECT_EQ(t.start, (OutboxPos{200, 11}));
+  index.EndScan(1, t, OutboxPos{600, 1}, 600);
+  // The rewind was consumed by that scan.
+  EXPECT_EQ(index.BeginScan(1).start, (OutboxPos{600, 1}));
+}
+
+TEST(DueIndexTest, WriteDuringScanIsKeptForTheNextScan) {
+  DueIndex index;
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  index.OnWritten(1, OutboxPos{50, 20});  // lands while the scan runs
+  index.EndScan(1, t, OutboxPos{700, 3}, 700);
+  EXPECT_EQ(index.NextDue(1), 50);
+  EXPECT_EQ(index.BeginScan(1).start, (OutboxPos{50, 20}));
+}
+
+TEST(DueIndexTest, AbortedScanStartsOverFromItsStart) {
+  DueIndex index;
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  index.EndScan(1, t, OutboxPos{300, 1}, 300);
+  t = index.BeginScan(1);
+  index.AbortScan(1, t);
+  EXPECT_EQ(index.BeginScan(1).start, (OutboxPos{300, 1}));
+  EXPECT_LE(index.NextDue(1), 300);
+}
+
+TEST(DueIndexTest, ResetAppliesLookupOnlyIfUntouched) {
+  DueIndex index;
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  index.EndScan(1, t, OutboxPos{300, 1}, kNoDue);
+  uint64_t token = index.BeginReset(1);
+  EXPECT_EQ(index.NextDue(1), 0);  // due now until the lookup answers
+  index.EndReset(1, token, 150);
+  EXPECT_EQ(index.NextDue(1), 150);
+  EXPECT_EQ(index.BeginScan(1).start, kBeginPos);
+
+  // A write between BeginReset and EndReset: the (older) lookup is ignored.
+  token = index.BeginReset(1);
+  index.OnWritten(1, OutboxPos{90, 2});
+  index.EndReset(1, token, kNoDue);
+  EXPECT_EQ(index.NextDue(1), 0);
+}
+
+TEST(DueIndexTest, ScanThatStartedBeforeResetDoesNotMoveTheCursor) {
+  DueIndex index;
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  const uint64_t token = index.BeginReset(1);
+  index.EndScan(1, t, OutboxPos{900, 9}, 900);
+  index.EndReset(1, token, 100);  // touched by the scan: ignored
+  EXPECT_EQ(index.BeginScan(1).start, kBeginPos);
+  EXPECT_EQ(index.NextDue(1), 0);
+}
+
+TEST(DueIndexTest, EraseForgetsAndLateScanEndIsIgnored) {
+  DueIndex index;
+  index.Seed(1, 10);
+  DueIndex::ScanTicket t = index.BeginScan(1);
+  index.Erase(1);
+  index.EndScan(1, t, OutboxPos{20, 1}, 20);
+  EXPECT_EQ(index.NextDue(1), kNoDue);
+  EXPECT_EQ(index.size(), 0u);
+  // Re-created by a write, the stale ticket's epoch no longer matches.
+  index.OnWritten(1, OutboxPos{30, 2});
+  index.EndScan(1, t, OutboxPos{40, 1}, kNoDue);
+  EXPECT_EQ(index.NextDue(1), 30);
+  EXPECT_EQ(index.BeginScan(1).start, kBeginPos);
+}
+
+TEST(DueIndexTest, ConcurrentWritersAndScanner) {
+  DueIndex index;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (uint64_t w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      for (uint64_t i = 0; i < 2000; ++i)
+        index.OnWritten(w % 2, OutboxPos{1000, w * 10000 + i});
+    });
+  }
+  std::thread scanner([&] {
+    while (!stop.load()) {
+      for (uint64_t id : index.DueIntegrations(INT64_MAX)) {
+        DueIndex::ScanTicket t = index.BeginScan(id);
+        index.EndScan(id, t, OutboxPos{2000, 0}, kNoDue);
+      }
+    }
+  });
+  for (auto& t : writers) t.join();
+  stop = true;
+  scanner.join();
+  // Quiet now: a scan clears, a later write shows and rewinds, a scan clears.
+  for (uint64_t id : {0, 1}) {
+    DueIndex::ScanTicket t = index.BeginScan(id);
+    index.EndScan(id, t, OutboxPos{2000, 0}, kNoDue);
+    EXPECT_EQ(index.NextDue(id), kNoDue);
+    index.OnWritten(id, OutboxPos{1000, 999999});
+    EXPECT_EQ(index.NextDue(id), 1000);
+    t = index.BeginScan(id);
+    EXPECT_EQ(t.start, (OutboxPos{1000, 999999}));
+    index.EndScan(id, t, OutboxPos{2000, 0}, kNoDue);
+    EXPECT_EQ(index.NextDue(id), kNoDue);
+  }
+}
+
+}  // namespace
+}  // namespace outboxd::store_internal

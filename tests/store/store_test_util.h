@@ -1,0 +1,77 @@
+// Helpers shared by the store tests: a temporary directory, opening a store,
+// and scanning everything of an integration.
+#pragma once
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "outboxd/store.h"
+
+namespace outboxd::store_test {
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "outboxd-store-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline StoreOptions TestOptions(const std::string& path, bool sync = false) {
+  StoreOptions options;
+  options.path = path;
+  options.sync = sync;
+  options.write_buffer_bytes = 8ull << 20;
+  options.block_cache_bytes = 8ull << 20;
+  return options;
+}
+
+inline std::unique_ptr<OutboxStore> OpenOrDie(const StoreOptions& options) {
+  absl::StatusOr<std::unique_ptr<OutboxStore>> store = OutboxStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+// ScanDue with a collecting callback; fails the test on an error.
+inline std::vector<Delivery> Scan(OutboxStore& store, uint64_t integration_id, TimeMs now,
+                                  size_t max_items = SIZE_MAX) {
+  std::vector<Delivery> out;
+  absl::StatusOr<size_t> n = store.ScanDue(integration_id, now, max_items,
+                                           [&](Delivery&& d) { out.push_back(d); });
+  EXPECT_TRUE(n.ok()) << n.status();
+  if (n.ok()) {
+    EXPECT_EQ(*n, out.size());
+  }
+  return out;
+}
+
+// Every queued delivery of the integration, from its beginning.
+inline std::vector<Delivery> ScanEverything(OutboxStore& store, uint64_t integration_id) {
+  store.ResetCursor(integration_id);
+  return Scan(store, integration_id, INT64_MAX);
+}
+
+inline std::vector<uint64_t> Seqs(const std::vector<Delivery>& ds) {
+  std::vector<uint64_t> seqs;
+  for (const Delivery& d : ds) seqs.push_back(d.key.seq);
+  return seqs;
+}
+
+}  // namespace outboxd::store_test
