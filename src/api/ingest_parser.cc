@@ -1,0 +1,384 @@
+#include "api/ingest_parser.h"
+
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/absl_compat.h"
+#include "api/json_writer.h"
+#include "api/rfc3339.h"
+#include "simdjson.h"
+
+namespace outboxd {
+namespace {
+
+namespace dom = simdjson::dom;
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view TrimJsonSpace(std::string_view s) {
+  while (!s.empty() && IsJsonSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsJsonSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// The keys the contract gives a meaning to; each may appear at most once.
+enum KnownKey : unsigned {
+  kId = 1u << 0,
+  kCompanyId = 1u << 1,
+  kEventType = 1u << 2,
+  kOccurredAt = 1u << 3,
+  kRisk = 1u << 4,
+  kExperimental = 1u << 5,
+  kSampled = 1u << 6,
+};
+
+struct KnownKeyName {
+  std::string_view name;
+  KnownKey key;
+};
+constexpr KnownKeyName kKnownKeys[] = {
+    {"id", kId},
+    {"company_id", kCompanyId},
+    {"event_type", kEventType},
+    {"occurred_at", kOccurredAt},
+    {"risk", kRisk},
+    {"experimental", kExperimental},
+    {"sampled", kSampled},
+};
+
+std::optional<KnownKey> LookupKey(std::string_view name) {
+  for (const KnownKeyName& k : kKnownKeys) {
+    if (k.name == name) return k.key;
+  }
+  return std::nullopt;
+}
+
+// Parses and validates one event's JSON text. Reuses one simdjson parser and
+// one padded buffer for every event of a request.
+class EventParser {
+ public:
+  explicit EventParser(const IngestLimits& limits) : limits_(limits) {
+    // simdjson counts the scalar level too: depth N allows N-1 nested containers.
+    allocated_ = parser_.allocate(4096, static_cast<size_t>(limits.max_depth) + 1);
+  }
+
+  std::optional<IngestError> Parse(std::string_view text, int line,
+                                   std::vector<ParsedEvent>* out);
+
+ private:
+  std::optional<IngestError> ParseDocument(std::string_view text, int line,
+                                           dom::element* root);
+  std::optional<IngestError> ReadFields(dom::object object, int line, ParsedEvent* event,
+                                        unsigned* seen);
+  std::optional<std::string> ReadField(KnownKey key, dom::element value,
+                                       ParsedEvent* event);
+
+  const IngestLimits& limits_;
+  dom::parser parser_;
+  simdjson::error_code allocated_;
+  std::string padded_;
+};
+
+IngestError LineError(int line, std::string message) {
+  return IngestError{line, std::nullopt, std::move(message)};
+}
+
+IngestError FieldError(int line, std::string_view field, std::string message) {
+  return IngestError{line, std::string(field), std::move(message)};
+}
+
+std::optional<IngestError> EventParser::ParseDocument(std::string_view text, int line,
+                                                      dom::element* root) {
+  if (text.size() > limits_.max_event_bytes) {
+    return LineError(
+        line, absl::StrCat("event is larger than ", limits_.max_event_bytes, " bytes"));
+  }
+  if (allocated_ != simdjson::SUCCESS) {
+    return LineError(line,
+                     absl::StrCat("cannot parse: ", simdjson::error_message(allocated_)));
+  }
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+    return LineError(line, "NUL byte in event");
+  }
+  padded_.assign(text);
+  padded_.resize(text.size() + simdjson::SIMDJSON_PADDING);
+  const simdjson::error_code err =
+      parser_.parse(padded_.data(), text.size(), /*realloc_if_needed=*/false).get(*root);
+  if (err != simdjson::SUCCESS) {
+    return LineError(line, absl::StrCat("invalid JSON: ", simdjson::error_message(err)));
+  }
+  if (!root->is_object()) return LineError(line, "event must be a JSON object");
+  return std::nullopt;
+}
+
+std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
+                                              std::vector<ParsedEvent>* out) {
+  dom::element root;
+  if (auto err = ParseDocument(text, line, &root)) return err;
+  ParsedEvent event;
+  unsigned seen = 0;
+  if (auto err = ReadFields(root.get_object().value_unsafe(), line, &event, &seen)) {
+    return err;
+  }
+  for (KnownKey required : {kId, kCompanyId, kEventType, kOccurredAt}) {
+    if ((seen & required) == 0) {
+      for (const KnownKeyName& k : kKnownKeys) {
+        if (k.key == required) return FieldError(line, k.name, "is required");
+      }
+    }
+  }
+  if (event.facts.type == EventType::kVulnerability && (seen & kRisk) == 0) {
+    return FieldError(line, "risk",
+                      "is required for a vulnerability (high, medium or low)");
+  }
+  // Whitespace-only minification of JSON simdjson just validated: numbers,
+  // escapes and key order stay exactly as the producer sent them.
+  event.raw.resize(text.size());
+  size_t raw_len = 0;
+  if (simdjson::minify(padded_.data(), text.size(), event.raw.data(), raw_len) !=
+      simdjson::SUCCESS) {
+    return LineError(line, "invalid JSON");
+  }
+  event.raw.resize(raw_len);
+  out->push_back(std::move(event));
+  return std::nullopt;
+}
+
+std::optional<IngestError> EventParser::ReadFields(dom::object object, int line,
+                                                   ParsedEvent* event, unsigned* seen) {
+  // Read event_type first: whether `risk` is validated depends on it.
+  std::optional<std::string_view> risk_text;
+  for (dom::key_value_pair field : object) {
+    const std::optional<KnownKey> key = LookupKey(field.key);
+    if (!key.has_value()) continue;
+    if ((*seen & *key) != 0) return FieldError(line, field.key, "duplicate key");
+    *seen |= *key;
+    if (*key == kRisk) {
+      std::string_view text;
+      if (field.value.get_string().get(text) == simdjson::SUCCESS) risk_text = text;
+      continue;
+    }
+    if (auto message = ReadField(*key, field.value, event)) {
+      return FieldError(line, field.key, std::move(*message));
+    }
+  }
+  if (event->facts.type != EventType::kVulnerability || (*seen & kRisk) == 0) {
+    return std::nullopt;
+  }
+  const std::optional<Risk> risk =
+      risk_text.has_value() ? ParseRisk(*risk_text) : std::nullopt;
+  if (!risk.has_value())
+    return FieldError(line, "risk", "must be \"high\", \"medium\" or \"low\"");
+  event->facts.risk = *risk;
+  return std::nullopt;
+}
+
+std::optional<std::string> EventParser::ReadField(KnownKey key, dom::element value,
+                                                  ParsedEvent* event) {
+  std::string_view text;
+  switch (key) {
+    case kId:
+      if (value.get_string().get(text) != simdjson::SUCCESS || text.empty() ||
+          text.size() > limits_.max_id_bytes) {
+        return absl::StrCat("must be a non-empty string of at most ",
+                            limits_.max_id_bytes, " bytes");
+      }
+      event->id = std::string(text);
+      return std::nullopt;
+    case kCompanyId:
+      if (value.get_uint64().get(event->company_id) != simdjson::SUCCESS ||
+          event->company_id == 0) {
+        return "must be a positive integer";
+      }
+      return std::nullopt;
+    case kEventType: {
+      if (value.get_string().get(text) != simdjson::SUCCESS) return "must be a string";
+      const std::optional<EventType> type = ParseEventType(text);
+      if (!type.has_value())
+        return absl::StrCat("unknown event type \"", Abbreviate(text), "\"");
+      event->facts.type = *type;
+      return std::nullopt;
+    }
+    case kOccurredAt: {
+      if (value.get_string().get(text) != simdjson::SUCCESS) return "must be a string";
+      absl::StatusOr<TimeMs> t = ParseRfc3339(text);
+      if (!t.ok()) return std::string(t.status().message());
+      event->occurred_at_ms = *t;
+      return std::nullopt;
+    }
+    case kExperimental:
+      if (value.get_bool().get(event->facts.experimental) != simdjson::SUCCESS) {
+        return "must be a boolean";
+      }
+      return std::nullopt;
+    case kSampled:
+      if (value.get_bool().get(event->facts.sampled) != simdjson::SUCCESS) {
+        return "must be a boolean";
+      }
+      return std::nullopt;
+    case kRisk:
+      return std::nullopt;  // validated by ReadFields once event_type is known
+  }
+  return std::nullopt;
+}
+
+// Splits the text of a JSON array into its top-level elements, honouring
+// strings and escapes. It only finds boundaries: each element is validated
+// by simdjson on its own, which is what lets an error name its element.
+class ArrayScanner {
+ public:
+  enum class Step { kElement, kEnd, kError };
+
+  explicit ArrayScanner(std::string_view body) : s_(body) {}
+
+  // On kError, *element holds the message.
+  Step Next(std::string_view* element, std::string* error);
+
+ private:
+  void SkipSpace() {
+    while (pos_ < s_.size() && IsJsonSpace(s_[pos_])) ++pos_;
+  }
+  Step Finish(std::string* error);
+  bool ScanElement(std::string* error);
+
+  std::string_view s_;
+  size_t pos_ = 0;
+  bool started_ = false;
+};
+
+ArrayScanner::Step ArrayScanner::Finish(std::string* error) {
+  ++pos_;  // the closing ']'
+  SkipSpace();
+  if (pos_ != s_.size()) {
+    *error = "unexpected content after the JSON array";
+    return Step::kError;
+  }
+  return Step::kEnd;
+}
+
+ArrayScanner::Step ArrayScanner::Next(std::string_view* element, std::string* error) {
+  SkipSpace();
+  if (!started_) {
+    started_ = true;
+    if (pos_ >= s_.size() || s_[pos_] != '[') {
+      *error = "body is not a JSON array";
+      return Step::kError;
+    }
+    ++pos_;
+    SkipSpace();
+    if (pos_ < s_.size() && s_[pos_] == ']') return Finish(error);
+  } else {
+    if (pos_ < s_.size() && s_[pos_] == ']') return Finish(error);
+    if (pos_ >= s_.size() || s_[pos_] != ',') {
+      *error = pos_ >= s_.size() ? "unterminated JSON array" : "expected ',' or ']'";
+      return Step::kError;
+    }
+    ++pos_;
+    SkipSpace();
+  }
+  const size_t start = pos_;
+  if (!ScanElement(error)) return Step::kError;
+  *element = TrimJsonSpace(s_.substr(start, pos_ - start));
+  if (element->empty()) {
+    *error = "empty array element";
+    return Step::kError;
+  }
+  return Step::kElement;
+}
+
+// Advances pos_ to the ',' or ']' that ends the current element.
+bool ArrayScanner::ScanElement(std::string* error) {
+  int64_t depth = 0;
+  bool in_string = false;
+  for (; pos_ < s_.size(); ++pos_) {
+    const char c = s_[pos_];
+    if (in_string) {
+      if (c == '\\') {
+        ++pos_;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) {
+        if (c == ']') return true;
+        *error = "unbalanced '}'";
+        return false;
+      }
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      return true;
+    }
+  }
+  *error = "unterminated JSON array";
+  return false;
+}
+
+IngestParseResult Fail(IngestError error) {
+  IngestParseResult result;
+  result.error = std::move(error);
+  return result;
+}
+
+IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits) {
+  IngestParseResult result;
+  EventParser parser(limits);
+  int line = 0;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view text = body.substr(pos, end - pos);
+    pos = end + 1;
+    ++line;
+    if (TrimJsonSpace(text).empty()) continue;
+    if (auto err = parser.Parse(text, line, &result.events)) return Fail(std::move(*err));
+  }
+  return result;
+}
+
+IngestParseResult ParseArray(std::string_view body, const IngestLimits& limits) {
+  IngestParseResult result;
+  EventParser parser(limits);
+  ArrayScanner scanner(body);
+  std::string_view element;
+  std::string error;
+  for (int index = 1;; ++index) {
+    switch (scanner.Next(&element, &error)) {
+      case ArrayScanner::Step::kEnd:
+        return result;
+      case ArrayScanner::Step::kError:
+        return Fail(LineError(index, std::move(error)));
+      case ArrayScanner::Step::kElement:
+        if (auto err = parser.Parse(element, index, &result.events)) {
+          return Fail(std::move(*err));
+        }
+    }
+  }
+}
+
+}  // namespace
+
+BodyFormat DetectBodyFormat(std::string_view content_type, std::string_view body) {
+  const std::string_view media_type =
+      TrimJsonSpace(content_type.substr(0, content_type.find(';')));
+  if (absl::EqualsIgnoreCase(ToAbsl(media_type), "application/x-ndjson"))
+    return BodyFormat::kNdjson;
+  const std::string_view trimmed = TrimJsonSpace(body);
+  return !trimmed.empty() && trimmed.front() == '[' ? BodyFormat::kJsonArray
+                                                    : BodyFormat::kNdjson;
+}
+
+IngestParseResult ParseEvents(std::string_view body, BodyFormat format,
+                              const IngestLimits& limits) {
+  return format == BodyFormat::kJsonArray ? ParseArray(body, limits)
+                                          : ParseNdjson(body, limits);
+}
+
+}  // namespace outboxd

@@ -1,0 +1,43 @@
+// A fixed set of threads running blocking tasks (Service calls that wait on
+// an fsync) from a bounded queue, so I/O threads never block and overload
+// becomes a fast 503 instead of unbounded memory.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "api/http_types.h"
+#include "api/mutex.h"
+
+namespace outboxd {
+
+class WorkerPool final : public Executor {
+ public:
+  // `threads` >= 1 workers; at most `max_queued` tasks wait for a worker.
+  WorkerPool(int threads, size_t max_queued);
+  ~WorkerPool() override;  // Stop()
+
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Thread-safe. False when `max_queued` tasks are waiting or after Stop().
+  bool TrySubmit(absl::AnyInvocable<void() &&> task) override;
+
+  // Refuses new tasks, runs those already queued, joins the workers.
+  // Idempotent; must not be called from a worker.
+  void Stop();
+
+ private:
+  void Run();
+
+  const size_t max_queued_;
+  api_internal::Mutex mu_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace outboxd

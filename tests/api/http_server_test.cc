@@ -1,0 +1,296 @@
+#include "api/http_server.h"
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/fake_service.h"
+#include "api/handler.h"
+#include "api/http_test_client.h"
+#include "api/worker_pool.h"
+#include "gtest/gtest.h"
+
+namespace outboxd {
+namespace {
+
+constexpr char kIngest[] = "ingest-token";
+constexpr char kAdmin[] = "admin-token";
+constexpr uint64_t kMaxBody = 4096;
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+std::string Hit(int n) {
+  return absl::StrCat(
+      R"({"id":"e)", n,
+      R"(","company_id":7,"event_type":"hit","occurred_at":"2024-05-01T12:00:00Z"})");
+}
+
+Headers Auth(const char* token, std::string content_type = "application/x-ndjson") {
+  return {{"Authorization", absl::StrCat("Bearer ", token)},
+          {"Content-Type", content_type}};
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = std::make_unique<WorkerPool>(4, 256);
+    handler_ = std::make_unique<Handler>(&service_, pool_.get(), &clock_,
+                                         HandlerOptions{kIngest, kAdmin, false, {}});
+    HttpServerOptions options;
+    options.max_body_bytes = kMaxBody;
+    options.io_threads = 2;
+    absl::StatusOr<std::unique_ptr<HttpServer>> server =
+        HttpServer::Start(options, handler_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  void TearDown() override {
+    service_.HoldIngest(false);
+    server_->Stop(std::chrono::seconds(5));
+    pool_->Stop();
+  }
+
+  HttpReply Post(TestClient& client, std::string target, std::string body,
+                 const char* token = kIngest) {
+    return client.Send("POST", target, std::move(body), Auth(token));
+  }
+
+  FakeService service_;
+  FakeClock clock_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<Handler> handler_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, IngestOverTheWire) {
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  HttpReply r = Post(client, "/v1/events", absl::StrCat(Hit(1), "\n", Hit(2), "\n"));
+  EXPECT_EQ(r.status, 202) << r.error;
+  EXPECT_EQ(r.body, R"({"accepted":2,"deliveries":4})");
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  EXPECT_EQ(r.Header("Server"), "outboxd");
+  EXPECT_EQ(service_.events().size(), 2u);
+}
+
+TEST_F(HttpServerTest, WrongTokenIs401) {
+  TestClient client(server_->port());
+  HttpReply r = Post(client, "/v1/events", Hit(1), "nope");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.Header("WWW-Authenticate"), "Bearer");
+  EXPECT_TRUE(r.keep_alive);
+  EXPECT_TRUE(service_.events().empty());
+}
+
+TEST_F(HttpServerTest, BadEventIs400WithLineAndField) {
+  TestClient client(server_->port());
+  HttpReply r =
+      client.Send("POST", "/v1/events",
+                  absl::StrCat("[", Hit(1), ",", R"({"id":"x","company_id":"7"})", "]"),
+                  Auth(kIngest, "application/json"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            R"({"error":"must be a positive integer","line":2,"field":"company_id"})");
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitIs413) {
+  TestClient client(server_->port());
+  std::string body;
+  for (int i = 0; body.size() <= kMaxBody; ++i) absl::StrAppend(&body, Hit(i), "\n");
+  HttpReply r = Post(client, "/v1/events", body);
+  EXPECT_EQ(r.status, 413) << r.error;
+  EXPECT_EQ(r.body,
+            absl::StrCat(R"({"error":"body is larger than )", kMaxBody, R"( bytes"})"));
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_TRUE(client.ServerClosed());
+  EXPECT_TRUE(service_.events().empty());
+
+  // At the limit exactly: accepted.
+  TestClient again(server_->port());
+  std::string exact = Hit(1);
+  exact.append(kMaxBody - exact.size(), '\n');
+  r = Post(again, "/v1/events", exact);
+  EXPECT_EQ(r.status, 202) << r.error;
+}
+
+TEST_F(HttpServerTest, ExpectContinue) {
+  // Over the limit: 413 before the body is sent.
+  TestClient big(server_->port());
+  ASSERT_TRUE(big.WriteRaw(absl::StrCat(
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", kIngest,
+      "\r\nContent-Length: ", kMaxBody + 1, "\r\nExpect: 100-continue\r\n\r\n")));
+  HttpReply r = big.Read();
+  EXPECT_EQ(r.status, 413) << r.error;
+
+  // Within it: 100 Continue, then the answer.
+  TestClient small(server_->port());
+  const std::string body = Hit(1);
+  ASSERT_TRUE(small.WriteRaw(absl::StrCat(
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", kIngest,
+      "\r\nContent-Length: ", body.size(), "\r\nExpect: 100-continue\r\n\r\n")));
+  r = small.Read();
+  EXPECT_EQ(r.status, 100) << r.error;
+  ASSERT_TRUE(small.WriteRaw(body));
+  r = small.Read();
+  EXPECT_EQ(r.status, 202) << r.error;
+}
+
+TEST_F(HttpServerTest, MalformedRequestIs400) {
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.WriteRaw("GARBAGE\r\n\r\n"));
+  HttpReply r = client.Read();
+  EXPECT_EQ(r.status, 400) << r.error;
+  EXPECT_EQ(r.body, R"({"error":"malformed HTTP request"})");
+  EXPECT_TRUE(client.ServerClosed());
+}
+
+TEST_F(HttpServerTest, ManagementPaths) {
+  TestClient client(server_->port());
+  const std::string create =
+      R"({"company_id":7,"name":"SOC","kind":"sentinel","workspace_id":"0b0f5c3e-6a0f-4f55-9a3c-2f1d2b3c4d5e",)"
+      R"("primary_key":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})";
+  HttpReply r =
+      client.Send("POST", "/v1/integrations", create, Auth(kAdmin, "application/json"));
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Location"), "/v1/integrations/1");
+  r = client.Send("GET", "/v1/integrations/1", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(absl::StrContains(r.body, R"("primary_key":"********")"));
+  r = client.Send("POST", "/v1/integrations/1/test", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 200);  // answered from the fake's own thread
+  EXPECT_EQ(
+      r.body,
+      R"({"ok":true,"status":200,"error_code":"","message":"accepted","latency_ms":42})");
+  r = client.Send("DELETE", "/v1/integrations/1", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.Header("Content-Length"), "0");
+  r = client.Send("GET", "/v1/integrations/1", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 404);
+  r = client.Send("GET", "/v1/nowhere", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 404);
+  r = client.Send("PUT", "/v1/integrations", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "GET, POST");
+  r = client.Send("GET", "/metrics", "", Auth(kAdmin));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  r = client.Send("GET", "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"status":"ok"})");
+}
+
+TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  TestClient client(server_->port());
+  for (int i = 0; i < 5; ++i) {
+    HttpReply r = Post(client, "/v1/events", Hit(i));
+    ASSERT_EQ(r.status, 202) << i << ": " << r.error;
+    EXPECT_TRUE(r.keep_alive);
+  }
+  EXPECT_EQ(service_.events().size(), 5u);
+}
+
+TEST_F(HttpServerTest, Http10WithoutKeepAliveIsClosed) {
+  TestClient client(server_->port());
+  HttpReply r = client.Send("GET", "/healthz", "", {}, /*version=*/10);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_TRUE(client.ServerClosed());
+}
+
+TEST_F(HttpServerTest, ConcurrentClients) {
+  constexpr int kClients = 8;
+  constexpr int kRequests = 25;
+  constexpr int kEventsPerRequest = 4;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([this, c, &accepted] {
+      TestClient client(server_->port());
+      for (int i = 0; i < kRequests; ++i) {
+        std::string body;
+        for (int e = 0; e < kEventsPerRequest; ++e) {
+          absl::StrAppend(&body, Hit((c * kRequests + i) * kEventsPerRequest + e), "\n");
+        }
+        HttpReply r = Post(client, "/v1/events", body);
+        if (r.status == 202 && r.body == R"({"accepted":4,"deliveries":8})")
+          accepted.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(accepted.load(), kClients * kRequests);
+  std::vector<ParsedEvent> events = service_.events();
+  ASSERT_EQ(events.size(), size_t{kClients * kRequests * kEventsPerRequest});
+  std::set<std::string> ids;
+  for (const ParsedEvent& e : events) ids.insert(e.id);
+  EXPECT_EQ(ids.size(), events.size());
+}
+
+TEST_F(HttpServerTest, GracefulStopFinishesRequestsInFlight) {
+  service_.HoldIngest(true);
+  HttpReply reply;
+  std::thread client([this, &reply] {
+    TestClient c(server_->port());
+    reply = Post(c, "/v1/events", Hit(1));
+  });
+  service_.AwaitIngestCalls(1);  // the request is read and in the service
+  TestClient idle(server_->port());
+  ASSERT_TRUE(idle.connected());
+  ASSERT_EQ(idle.Send("GET", "/healthz").status, 200);
+
+  std::thread stopper([this] { server_->Stop(std::chrono::seconds(30)); });
+  EXPECT_TRUE(idle.ServerClosed());  // idle connections are closed at once
+  service_.HoldIngest(false);
+  client.join();
+  stopper.join();
+  EXPECT_EQ(reply.status, 202) << reply.error;
+  EXPECT_FALSE(reply.keep_alive);  // "Connection: close" while stopping
+  EXPECT_EQ(service_.events().size(), 1u);
+  TestClient late(server_->port());
+  EXPECT_FALSE(late.connected() && late.Send("GET", "/healthz").status == 200);
+}
+
+TEST_F(HttpServerTest, StopAfterGraceDropsLateResponses) {
+  service_.HoldIngest(true);
+  HttpReply reply;
+  std::thread client([this, &reply] {
+    TestClient c(server_->port());
+    reply = Post(c, "/v1/events", Hit(1));
+  });
+  service_.AwaitIngestCalls(1);
+  server_->Stop(std::chrono::milliseconds(0));
+  client.join();  // the connection was closed without an answer
+  EXPECT_EQ(reply.status, 0);
+  service_.HoldIngest(false);  // the worker finishes; its response goes nowhere
+  pool_->Stop();
+  EXPECT_EQ(service_.events().size(), 1u);
+}
+
+TEST(HttpServerStartTest, ReportsBindErrors) {
+  FakeService service;
+  FakeClock clock;
+  WorkerPool pool(1, 1);
+  Handler handler(&service, &pool, &clock, {});
+  HttpServerOptions options;
+  options.host = "256.0.0.1";
+  EXPECT_FALSE(HttpServer::Start(options, &handler).ok());
+  options.host = "127.0.0.1";
+  absl::StatusOr<std::unique_ptr<HttpServer>> first =
+      HttpServer::Start(options, &handler);
+  ASSERT_TRUE(first.ok());
+  options.port = (*first)->port();
+  absl::StatusOr<std::unique_ptr<HttpServer>> second =
+      HttpServer::Start(options, &handler);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace outboxd

@@ -1,0 +1,342 @@
+#include "api/ingest_parser.h"
+
+#include <random>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+namespace outboxd {
+namespace {
+
+// A valid hit with `extra` members appended.
+std::string Hit(absl::string_view id = "e1", absl::string_view extra = "") {
+  return absl::StrCat(
+      R"({"id":")", id,
+      R"(","company_id":7,"event_type":"hit","occurred_at":"2024-05-01T12:00:00Z")",
+      extra, "}");
+}
+
+IngestError ErrorOf(std::string_view body, BodyFormat format = BodyFormat::kNdjson,
+                    const IngestLimits& limits = {}) {
+  IngestParseResult r = ParseEvents(body, format, limits);
+  EXPECT_FALSE(r.ok()) << body;
+  EXPECT_TRUE(r.events.empty());
+  return r.error.value_or(IngestError{});
+}
+
+TEST(DetectBodyFormatTest, ArrayOnlyWhenBodyStartsWithBracket) {
+  EXPECT_EQ(DetectBodyFormat("application/json", " \n[{}]"), BodyFormat::kJsonArray);
+  EXPECT_EQ(DetectBodyFormat("application/json; charset=utf-8", "[]"),
+            BodyFormat::kJsonArray);
+  EXPECT_EQ(DetectBodyFormat("", "[{}]"), BodyFormat::kJsonArray);
+  EXPECT_EQ(DetectBodyFormat("application/json", "{}"), BodyFormat::kNdjson);
+  EXPECT_EQ(DetectBodyFormat("text/plain", "{}\n{}"), BodyFormat::kNdjson);
+  EXPECT_EQ(DetectBodyFormat("Application/X-NDJSON", "[1]"), BodyFormat::kNdjson);
+}
+
+TEST(IngestParserTest, ParsesNdjsonWithBlankAndCrlfLines) {
+  const std::string body = absl::StrCat(
+      Hit("a", R"(,"experimental":true,"sampled":false,"path":"/x y")"), "\r\n\n   \n",
+      R"({ "id" : "b", "company_id" : 18446744073709551615, "event_type" : "vulnerability",)",
+      R"( "risk" : "medium", "occurred_at" : "2024-05-01T14:30:00+02:30", "n": 1.0e2 })",
+      "\n");
+  IngestParseResult r = ParseEvents(body, BodyFormat::kNdjson);
+  ASSERT_TRUE(r.ok()) << r.error->message;
+  ASSERT_EQ(r.events.size(), 2u);
+  const ParsedEvent& a = r.events[0];
+  EXPECT_EQ(a.id, "a");
+  EXPECT_EQ(a.company_id, 7u);
+  EXPECT_EQ(a.facts.type, EventType::kHit);
+  EXPECT_TRUE(a.facts.experimental);
+  EXPECT_FALSE(a.facts.sampled);
+  EXPECT_EQ(a.occurred_at_ms, 1714564800000);
+  EXPECT_EQ(a.raw, Hit("a", R"(,"experimental":true,"sampled":false,"path":"/x y")"));
+  const ParsedEvent& b = r.events[1];
+  EXPECT_EQ(b.company_id, 18446744073709551615u);
+  EXPECT_EQ(b.facts.type, EventType::kVulnerability);
+  EXPECT_EQ(b.facts.risk, Risk::kMedium);
+  EXPECT_TRUE(b.facts.sampled);
+  EXPECT_EQ(b.occurred_at_ms, 1714564800000);
+  // Whitespace goes, the number keeps its spelling.
+  EXPECT_EQ(b.raw,
+            R"({"id":"b","company_id":18446744073709551615,"event_type":"vulnerability",)"
+            R"("risk":"medium","occurred_at":"2024-05-01T14:30:00+02:30","n":1.0e2})");
+}
+
+TEST(IngestParserTest, ParsesJsonArray) {
+  const std::string body = absl::StrCat(
+      "[ ", Hit("a"), " ,\n", Hit("b", R"(,"s":"],[,{")"), ",", Hit("c"), " ]\n");
+  IngestParseResult r = ParseEvents(body, BodyFormat::kJsonArray);
+  ASSERT_TRUE(r.ok()) << r.error->message;
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[1].id, "b");
+  EXPECT_EQ(r.events[1].raw, Hit("b", R"(,"s":"],[,{")"));
+  EXPECT_EQ(r.events[2].id, "c");
+}
+
+TEST(IngestParserTest, EmptyBodiesHaveNoEvents) {
+  for (std::string_view body : {"", "\n\n", "  \r\n"}) {
+    IngestParseResult r = ParseEvents(body, BodyFormat::kNdjson);
+    EXPECT_TRUE(r.ok());
+    EXPECT_TRUE(r.events.empty());
+  }
+  IngestParseResult r = ParseEvents(" [ ] ", BodyFormat::kJsonArray);
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(r.events.empty());
+}
+
+TEST(IngestParserTest, BadLineInTheMiddleRejectsTheWholeRequest) {
+  const std::string body = absl::StrJoin(
+      {Hit("1"), Hit("2"), std::string(""), std::string(R"({"id":"4",)"), Hit("5")},
+      "\n");
+  IngestError e = ErrorOf(body);
+  EXPECT_EQ(e.line, 4);  // the blank line 3 still counts
+  EXPECT_FALSE(e.field.has_value());
+  EXPECT_NE(e.message.find("invalid JSON"), std::string::npos) << e.message;
+}
+
+TEST(IngestParserTest, NotAnObjectHasNoField) {
+  IngestError e = ErrorOf(absl::StrCat(Hit(), "\n\"just a string\""));
+  EXPECT_EQ(e.line, 2);
+  EXPECT_FALSE(e.field.has_value());
+  EXPECT_EQ(e.message, "event must be a JSON object");
+  e = ErrorOf(absl::StrCat("[", Hit(), ",[1,2]]"), BodyFormat::kJsonArray);
+  EXPECT_EQ(e.line, 2);
+  EXPECT_FALSE(e.field.has_value());
+}
+
+TEST(IngestParserTest, MissingRequiredFieldsAreNamed) {
+  const std::string all =
+      R"("id":"x","company_id":1,"event_type":"hit","occurred_at":"2024-05-01T12:00:00Z")";
+  for (absl::string_view field : {"id", "company_id", "event_type", "occurred_at"}) {
+    std::vector<std::string> members;
+    for (absl::string_view m : absl::StrSplit(all, ',')) {
+      if (!absl::StartsWith(m, absl::StrCat("\"", field, "\""))) members.emplace_back(m);
+    }
+    IngestError e = ErrorOf(absl::StrCat("{", absl::StrJoin(members, ","), "}"));
+    EXPECT_EQ(e.line, 1);
+    EXPECT_EQ(e.field, std::string(field));
+    EXPECT_EQ(e.message, "is required");
+  }
+}
+
+struct BadField {
+  std::string event;
+  std::string field;
+};
+
+TEST(IngestParserTest, WrongTypesAndValuesAreNamed) {
+  const std::string t = R"("occurred_at":"2024-05-01T12:00:00Z")";
+  const std::vector<BadField> cases = {
+      {absl::StrCat(R"({"id":5,"company_id":1,"event_type":"hit",)", t, "}"), "id"},
+      {absl::StrCat(R"({"id":"","company_id":1,"event_type":"hit",)", t, "}"), "id"},
+      {absl::StrCat(R"({"id":"x","company_id":"1","event_type":"hit",)", t, "}"),
+       "company_id"},
+      {absl::StrCat(R"({"id":"x","company_id":0,"event_type":"hit",)", t, "}"),
+       "company_id"},
+      {absl::StrCat(R"({"id":"x","company_id":-3,"event_type":"hit",)", t, "}"),
+       "company_id"},
+      {absl::StrCat(R"({"id":"x","company_id":1.5,"event_type":"hit",)", t, "}"),
+       "company_id"},
+      {absl::StrCat(R"({"id":"x","company_id":1,"event_type":7,)", t, "}"), "event_type"},
+      {absl::StrCat(R"({"id":"x","company_id":1,"event_type":"hits",)", t, "}"),
+       "event_type"},
+      {R"({"id":"x","company_id":1,"event_type":"hit","occurred_at":"yesterday"})",
+       "occurred_at"},
+      {R"({"id":"x","company_id":1,"event_type":"hit","occurred_at":1714564800})",
+       "occurred_at"},
+      {absl::StrCat(R"({"id":"x","company_id":1,"event_type":"vulnerability",)", t, "}"),
+       "risk"},
+      {absl::StrCat(
+           R"({"id":"x","company_id":1,"event_type":"vulnerability","risk":"severe",)", t,
+           "}"),
+       "risk"},
+      {absl::StrCat(R"({"id":"x","company_id":1,"event_type":"vulnerability","risk":1,)",
+                    t, "}"),
+       "risk"},
+      {absl::StrCat(
+           R"({"id":"x","company_id":1,"event_type":"hit","experimental":"yes",)", t,
+           "}"),
+       "experimental"},
+      {absl::StrCat(R"({"id":"x","company_id":1,"event_type":"hit","sampled":0,)", t,
+                    "}"),
+       "sampled"},
+  };
+  for (const BadField& c : cases) {
+    IngestError e = ErrorOf(absl::StrCat(Hit("ok"), "\n", c.event));
+    EXPECT_EQ(e.line, 2) << c.event;
+    EXPECT_EQ(e.field, c.field) << c.event << ": " << e.message;
+    EXPECT_FALSE(e.message.empty());
+  }
+}
+
+TEST(IngestParserTest, UnknownEventTypeIsQuotedInTheMessage) {
+  IngestError e = ErrorOf(
+      R"({"id":"x","company_id":1,"event_type":"hitz","occurred_at":"2024-05-01T12:00:00Z"})");
+  EXPECT_EQ(e.field, "event_type");
+  EXPECT_EQ(e.message, "unknown event type \"hitz\"");
+}
+
+TEST(IngestParserTest, RiskIsOnlyValidatedForVulnerabilities) {
+  IngestParseResult r = ParseEvents(Hit("x", R"(,"risk":42)"), BodyFormat::kNdjson);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.events[0].facts.risk, Risk::kNone);
+}
+
+TEST(IngestParserTest, DuplicateContractKeysAreErrorsPayloadDuplicatesPass) {
+  IngestError e = ErrorOf(Hit("x", R"(,"id":"y")"));
+  EXPECT_EQ(e.field, "id");
+  EXPECT_EQ(e.message, "duplicate key");
+  e = ErrorOf(Hit("x", R"(,"company_id":8)"));
+  EXPECT_EQ(e.field, "company_id");
+  IngestParseResult r = ParseEvents(Hit("x", R"(,"p":1,"p":2)"), BodyFormat::kNdjson);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.events[0].raw, Hit("x", R"(,"p":1,"p":2)"));
+}
+
+TEST(IngestParserTest, InvalidUtf8IsNotJson) {
+  IngestError e = ErrorOf(Hit("x", ",\"p\":\"\xc3\x28\""));
+  EXPECT_EQ(e.line, 1);
+  EXPECT_FALSE(e.field.has_value());
+  e = ErrorOf(Hit("\xff"));
+  EXPECT_FALSE(e.field.has_value());
+}
+
+TEST(IngestParserTest, NulBytesAreRejectedEscapedNulPasses) {
+  IngestError e = ErrorOf(Hit("x", std::string(",\"p\":\"a\0b\"", 11)));
+  EXPECT_EQ(e.line, 1);
+  EXPECT_EQ(e.message, "NUL byte in event");
+  e = ErrorOf(absl::StrCat(Hit(), "\n", std::string(1, '\0')));
+  EXPECT_EQ(e.line, 2);
+  IngestParseResult r = ParseEvents(Hit("x", R"(,"p":"a\u0000b")"), BodyFormat::kNdjson);
+  EXPECT_TRUE(r.ok());
+}
+
+std::string Nested(int depth) {
+  // `depth` containers in total, the event object included.
+  std::string inner = "1";
+  for (int i = 1; i < depth; ++i) inner = absl::StrCat("[", inner, "]");
+  return Hit("x", absl::StrCat(R"(,"deep":)", inner));
+}
+
+TEST(IngestParserTest, NestingDepthIsBounded) {
+  EXPECT_TRUE(ParseEvents(Nested(64), BodyFormat::kNdjson).ok());
+  IngestError e = ErrorOf(Nested(65));
+  EXPECT_FALSE(e.field.has_value());
+  // A pathological depth neither crashes nor passes, in either format.
+  const std::string deep(100000, '[');
+  EXPECT_FALSE(ParseEvents(deep, BodyFormat::kNdjson).ok());
+  EXPECT_FALSE(ParseEvents(deep, BodyFormat::kJsonArray).ok());
+  EXPECT_EQ(ErrorOf(absl::StrCat("[", Nested(65), "]"), BodyFormat::kJsonArray).line, 1);
+}
+
+TEST(IngestParserTest, HugeNumbers) {
+  // Out of range for any JSON number type simdjson has: not valid JSON to us.
+  for (absl::string_view n : {"1e400", "18446744073709551616", "-9223372036854775809",
+                              "123456789012345678901234567890"}) {
+    IngestError e = ErrorOf(Hit("x", absl::StrCat(R"(,"n":)", n)));
+    EXPECT_FALSE(e.field.has_value()) << n;
+  }
+  IngestError e = ErrorOf(
+      R"({"id":"x","company_id":18446744073709551616,"event_type":"hit","occurred_at":"2024-05-01T12:00:00Z"})");
+  EXPECT_EQ(e.line, 1);
+  // Within range: kept exactly as sent.
+  IngestParseResult r =
+      ParseEvents(Hit("x", R"(,"n":-9223372036854775808,"f":1.7976931348623157e308)"),
+                  BodyFormat::kNdjson);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r.events[0].raw.find("-9223372036854775808"), std::string::npos);
+}
+
+TEST(IngestParserTest, SizeLimits) {
+  IngestError e = ErrorOf(Hit(std::string(257, 'i')));
+  EXPECT_EQ(e.field, "id");
+  EXPECT_TRUE(ParseEvents(Hit(std::string(256, 'i')), BodyFormat::kNdjson).ok());
+
+  // The parser grows past its initial capacity for big events.
+  const std::string large =
+      Hit("x", absl::StrCat(R"(,"p":")", std::string(1000000, 'a'), "\""));
+  IngestParseResult ok =
+      ParseEvents(absl::StrCat(Hit(), "\n", large), BodyFormat::kNdjson);
+  ASSERT_TRUE(ok.ok()) << ok.error->message;
+  EXPECT_EQ(ok.events[1].raw, large);
+
+  IngestLimits limits;
+  limits.max_event_bytes = 200;
+  const std::string big =
+      Hit("x", absl::StrCat(R"(,"p":")", std::string(200, 'a'), "\""));
+  e = ErrorOf(absl::StrCat(Hit(), "\n", big), BodyFormat::kNdjson, limits);
+  EXPECT_EQ(e.line, 2);
+  EXPECT_FALSE(e.field.has_value());
+  EXPECT_NE(e.message.find("larger than 200 bytes"), std::string::npos);
+  e = ErrorOf(absl::StrCat("[", Hit(), ",", big, "]"), BodyFormat::kJsonArray, limits);
+  EXPECT_EQ(e.line, 2);
+}
+
+TEST(IngestParserTest, MalformedArraysNameTheElement) {
+  struct Case {
+    std::string body;
+    int line;
+  };
+  const std::vector<Case> cases = {
+      {absl::StrCat("[", Hit(), ",]"), 2},
+      {absl::StrCat("[,", Hit(), "]"), 1},
+      {absl::StrCat("[", Hit(), " ", Hit(), "]"), 1},
+      {absl::StrCat("[", Hit(), ",", Hit(), ",{\"id\":}]"), 3},
+      {absl::StrCat("[", Hit(), ",", Hit()), 2},
+      {absl::StrCat("[", Hit(), "] trailing"), 2},
+      {absl::StrCat("[", Hit(), ",{\"s\":\"unterminated}]"), 2},
+      {absl::StrCat("[", Hit(), "}]"), 1},
+      {"{}", 1},
+      {"[", 1},
+  };
+  for (const Case& c : cases) {
+    IngestError e = ErrorOf(c.body, BodyFormat::kJsonArray);
+    EXPECT_EQ(e.line, c.line) << c.body << ": " << e.message;
+    EXPECT_FALSE(e.field.has_value()) << c.body;
+  }
+}
+
+TEST(IngestParserTest, FieldErrorsInArraysUseTheElementNumber) {
+  IngestError e =
+      ErrorOf(absl::StrCat("[", Hit(), ",\n\n", Hit("y", R"(,"sampled":null)"), "]"),
+              BodyFormat::kJsonArray);
+  EXPECT_EQ(e.line, 2);
+  EXPECT_EQ(e.field, "sampled");
+}
+
+// Random bytes and random mutations of valid bodies: any answer is fine,
+// as long as it is one (no crash, no hang, a line number on errors).
+TEST(IngestParserTest, NeverCrashesOnGarbage) {
+  std::mt19937 rng(12345);
+  const std::string valid =
+      absl::StrCat(Hit("a", R"(,"x":[1,{"y":"\u00e9\n"}])"), "\n", Hit("b"));
+  constexpr char kAlphabet[] =
+      "[]{}\",:\\ \n0123456789-+.eEtrufalsn\x00\xff\xc3\xa9"
+      "abc";
+  const std::string alphabet(kAlphabet, sizeof(kAlphabet) - 1);
+  for (int i = 0; i < 3000; ++i) {
+    std::string body;
+    if (i % 2 == 0) {
+      body = valid;
+      for (int k = 0; k < 1 + i % 7; ++k)
+        body[rng() % body.size()] = alphabet[rng() % alphabet.size()];
+    } else {
+      body.resize(rng() % 64);
+      for (char& c : body) c = alphabet[rng() % alphabet.size()];
+    }
+    for (BodyFormat f : {BodyFormat::kNdjson, BodyFormat::kJsonArray}) {
+      IngestParseResult r = ParseEvents(body, f);
+      if (!r.ok()) {
+        EXPECT_GE(r.error->line, 1);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace outboxd

@@ -1,0 +1,64 @@
+#include "api/worker_pool.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "api/notification.h"
+#include "gtest/gtest.h"
+
+namespace outboxd {
+namespace {
+
+TEST(WorkerPoolTest, RunsEveryTaskFromManyThreads) {
+  std::atomic<int> ran{0};
+  {
+    WorkerPool pool(4, 10'000);
+    std::vector<std::thread> producers;
+    for (int p = 0; p < 4; ++p) {
+      producers.emplace_back([&pool, &ran] {
+        for (int i = 0; i < 500; ++i) {
+          ASSERT_TRUE(pool.TrySubmit([&ran] { ran.fetch_add(1); }));
+        }
+      });
+    }
+    for (std::thread& t : producers) t.join();
+    pool.Stop();  // runs what is queued
+  }
+  EXPECT_EQ(ran.load(), 2000);
+}
+
+TEST(WorkerPoolTest, BoundedQueueRefusesWhenFull) {
+  Notification started, release;
+  WorkerPool pool(1, 2);
+  ASSERT_TRUE(pool.TrySubmit([&] {
+    started.Notify();
+    release.Wait();
+  }));
+  ASSERT_TRUE(started.WaitFor(std::chrono::seconds(10)));
+  // The worker is busy: two tasks may wait, the third is refused.
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(pool.TrySubmit([&ran] { ran.fetch_add(1); }));
+  EXPECT_TRUE(pool.TrySubmit([&ran] { ran.fetch_add(1); }));
+  EXPECT_FALSE(pool.TrySubmit([&ran] { ran.fetch_add(100); }));
+  release.Notify();
+  pool.Stop();
+  EXPECT_EQ(ran.load(), 2);
+  EXPECT_FALSE(pool.TrySubmit([] {}));  // stopped
+}
+
+TEST(WorkerPoolTest, MoveOnlyTasks) {
+  Notification done;
+  int seen = 0;
+  WorkerPool pool(1, 1);
+  auto value = std::make_unique<int>(7);
+  ASSERT_TRUE(pool.TrySubmit([v = std::move(value), &seen, &done] {
+    seen = *v;
+    done.Notify();
+  }));
+  ASSERT_TRUE(done.WaitFor(std::chrono::seconds(10)));
+  EXPECT_EQ(seen, 7);
+}
+
+}  // namespace
+}  // namespace outboxd
