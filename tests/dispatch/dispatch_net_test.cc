@@ -69,10 +69,12 @@ class DispatchNetTest : public ::testing::Test {
     store_->SetDueListener([d = driver_.get()](uint64_t, TimeMs due) { d->WakeForDue(due); });
   }
   void TearDown() override {
+    // Committer threads call the due listener: join them before clearing it.
+    // The dispatcher goes before the transport, whose destructor cancels.
+    committer_.reset();
     if (store_) store_->SetDueListener(nullptr);
     driver_.reset();
     dispatcher_.reset();
-    committer_.reset();
     transport_.reset();
     store_.reset();
   }
