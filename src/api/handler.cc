@@ -29,6 +29,8 @@ enum class Handler::Route : uint8_t {
   kDisable,
   kTest,
   kStats,
+  kDead,
+  kDeadReplay,
   kMetrics,
   kHealthz,
 };
@@ -204,6 +206,85 @@ std::optional<FieldError> ParseRequestCount(std::string_view body, RequestCount*
   return std::nullopt;
 }
 
+constexpr size_t kDefaultDeadLimit = 100;
+constexpr size_t kMaxDeadLimit = 10'000;
+
+// The value of `name` in the target's query string, if present.
+std::optional<std::string_view> QueryParam(std::string_view target,
+                                           std::string_view name) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  for (absl::string_view pair : absl::StrSplit(ToAbsl(target.substr(q + 1)), '&')) {
+    const size_t eq = pair.find('=');
+    if (ToStd(pair.substr(0, eq)) != name) continue;
+    return eq == absl::string_view::npos ? std::string_view()
+                                         : ToStd(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+// ?limit=N, 1..kMaxDeadLimit, default kDefaultDeadLimit.
+std::optional<FieldError> ParseDeadLimit(std::string_view target, size_t* limit) {
+  *limit = kDefaultDeadLimit;
+  std::optional<std::string_view> text = QueryParam(target, "limit");
+  if (!text.has_value()) return std::nullopt;
+  if (!absl::SimpleAtoi(ToAbsl(*text), limit) || *limit == 0 || *limit > kMaxDeadLimit) {
+    return FieldError{"limit",
+                      absl::StrCat("must be a whole number from 1 to ", kMaxDeadLimit)};
+  }
+  return std::nullopt;
+}
+
+// An empty body or {} (everything), or {"seqs": [<positive int>, ...]}.
+std::optional<FieldError> ParseReplayBody(std::string_view body,
+                                          std::vector<uint64_t>* seqs) {
+  if (absl::StripAsciiWhitespace(ToAbsl(body)).empty()) return std::nullopt;
+  dom::parser parser;
+  dom::object object;
+  const simdjson::padded_string padded(body);
+  if (parser.parse(padded).get(object) != simdjson::SUCCESS) {
+    return FieldError{"", "body must be a JSON object"};
+  }
+  for (dom::key_value_pair field : object) {
+    if (field.key != "seqs" || !seqs->empty()) {
+      return FieldError{std::string(field.key),
+                        field.key == "seqs" ? "duplicate key" : "unknown field"};
+    }
+    dom::array list;
+    if (field.value.get_array().get(list) != simdjson::SUCCESS || list.size() == 0) {
+      return FieldError{"seqs", "must be a non-empty array of sequence numbers"};
+    }
+    for (dom::element e : list) {
+      uint64_t seq = 0;
+      if (e.get_uint64().get(seq) != simdjson::SUCCESS || seq == 0) {
+        return FieldError{"seqs", "must hold positive integers"};
+      }
+      seqs->push_back(seq);
+    }
+  }
+  return std::nullopt;
+}
+
+// {"dead": [{"seq", "log_type", "reason", "died_at", "attempts",
+// "first_enqueued_at", "event": <the stored event object, as is>}]}.
+std::string DeadJson(const std::vector<DeadDelivery>& dead) {
+  std::string out = "{\"dead\":[";
+  for (size_t i = 0; i < dead.size(); ++i) {
+    const Delivery& d = dead[i].delivery;
+    absl::StrAppend(&out, i > 0 ? "," : "", "{\"seq\":", d.key.seq, ",\"log_type\":");
+    AppendJsonString(&out, d.log_type);
+    out += ",\"reason\":";
+    AppendJsonString(&out, dead[i].reason);
+    out += ",\"died_at\":";
+    AppendJsonString(&out, FormatRfc3339(dead[i].died_ms));
+    absl::StrAppend(&out, ",\"attempts\":", d.attempts, ",\"first_enqueued_at\":");
+    AppendJsonString(&out, FormatRfc3339(d.first_enqueued_ms));
+    // Events were validated as JSON objects at ingest and stored verbatim.
+    absl::StrAppend(&out, ",\"event\":", d.event.empty() ? "null" : d.event, "}");
+  }
+  return out + "]}";
+}
+
 }  // namespace
 
 int HttpStatusFor(const absl::Status& status) {
@@ -284,7 +365,7 @@ void Handler::Handle(Request request, Responder respond) {
     if (seg[1] == "integrations")
       spec = {Route::kIntegrations, Access::kAdmin, "GET, POST"};
   }
-  if (n >= 3 && n <= 4 && seg[0] == "v1" && seg[1] == "integrations") {
+  if (n >= 3 && n <= 5 && seg[0] == "v1" && seg[1] == "integrations") {
     id = ParseId(seg[2]);
     if (n == 3 && seg[2] == "test") spec = {Route::kTestNew, Access::kAdmin, "POST"};
     if (n == 3 && id) spec = {Route::kIntegration, Access::kAdmin, "GET, PATCH, DELETE"};
@@ -293,6 +374,10 @@ void Handler::Handle(Request request, Responder respond) {
       if (seg[3] == "disable") spec = {Route::kDisable, Access::kAdmin, "POST"};
       if (seg[3] == "test") spec = {Route::kTest, Access::kAdmin, "POST"};
       if (seg[3] == "stats") spec = {Route::kStats, Access::kAdmin, "GET"};
+      if (seg[3] == "dead") spec = {Route::kDead, Access::kAdmin, "GET"};
+    }
+    if (n == 5 && id && seg[3] == "dead" && seg[4] == "replay") {
+      spec = {Route::kDeadReplay, Access::kAdmin, "POST"};
     }
   }
   if (spec.route == Route::kNone) return respond(ErrorJson(404, "not found"));
@@ -373,6 +458,10 @@ void Handler::Dispatch(Route route, uint64_t id, Request request, Responder resp
         absl::StatusOr<IntegrationStatsView> s = service->Stats(id);
         respond(s.ok() ? StatsJson(*s) : StatusError(s.status()));
       });
+    case Route::kDead:
+      return ListDead(id, std::move(request), std::move(respond));
+    case Route::kDeadReplay:
+      return ReplayDead(id, std::move(request), std::move(respond));
     case Route::kNone:
       break;
   }
@@ -467,6 +556,30 @@ void Handler::TestIntegration(uint64_t id, Request request, Responder respond) {
         std::move(config), [respond](absl::StatusOr<TestResult> result) {
           respond(result.ok() ? TestResultJson(*result) : StatusError(result.status()));
         });
+  });
+}
+
+void Handler::ListDead(uint64_t id, Request request, Responder respond) {
+  size_t limit = 0;
+  if (auto err = ParseDeadLimit(request.target, &limit))
+    return respond(FieldErrorJson(*err));
+  Offload(respond, [service = service_, id, limit, respond] {
+    absl::StatusOr<std::vector<DeadDelivery>> dead = service->ListDead(id, limit);
+    respond(dead.ok() ? Json(200, DeadJson(*dead)) : StatusError(dead.status()));
+  });
+}
+
+void Handler::ReplayDead(uint64_t id, Request request, Responder respond) {
+  Offload(respond, [service = service_, id, request = std::move(request), respond] {
+    std::vector<uint64_t> seqs;
+    if (auto err = ParseReplayBody(request.body, &seqs))
+      return respond(FieldErrorJson(*err));
+    absl::StatusOr<ReplayResult> result = service->ReplayDead(id, std::move(seqs));
+    if (!result.ok()) return respond(StatusError(result.status()));
+    JsonWriter w;
+    w.BeginObject().Key("replayed").Uint(result->replayed).Key("more").Bool(result->more);
+    w.EndObject();
+    respond(Json(200, std::move(w).Take()));
   });
 }
 

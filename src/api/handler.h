@@ -63,6 +63,8 @@ class Handler final : public RequestHandler {
   void CreateIntegration(Request request, Responder respond);
   void PatchIntegration(uint64_t id, Request request, Responder respond);
   void TestIntegration(uint64_t id, Request request, Responder respond);
+  void ListDead(uint64_t id, Request request, Responder respond);
+  void ReplayDead(uint64_t id, Request request, Responder respond);
   void Metrics(Responder respond);
 
   bool Authorized(std::string_view header, bool admin) const;

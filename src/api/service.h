@@ -21,6 +21,7 @@
 #include "api/ingest_parser.h"
 #include "outboxd/clock.h"
 #include "outboxd/integration.h"
+#include "outboxd/store.h"
 
 namespace outboxd {
 
@@ -47,6 +48,15 @@ struct IntegrationStatsView {
   uint64_t failures = 0;
   double ratio = 0;  // failures / requests, 0 when no requests
 };
+
+// POST /v1/integrations/{id}/dead/replay.
+struct ReplayResult {
+  uint64_t replayed = 0;
+  bool more = false;  // replay-all only: dead deliveries remain beyond the cap
+};
+
+// Most dead deliveries one replay-all moves (one batch, bounded memory).
+inline constexpr size_t kMaxReplayPerCall = 10'000;
 
 class Service {
  public:
@@ -89,6 +99,17 @@ class Service {
 
   // NotFound for unknown ids.
   virtual absl::StatusOr<IntegrationStatsView> Stats(uint64_t id) = 0;
+
+  // Dead deliveries of the integration, at most `limit`: its own in seq
+  // order, then its notice lane's. NotFound for unknown or deleted ids.
+  virtual absl::StatusOr<std::vector<DeadDelivery>> ListDead(uint64_t id,
+                                                             size_t limit) = 0;
+  // Moves dead deliveries back to the outbox, due now with attempts reset,
+  // in one atomic batch: those whose seq is in `seqs` (others are skipped),
+  // or, when `seqs` is empty, all of them up to kMaxReplayPerCall. NotFound
+  // for unknown or deleted ids.
+  virtual absl::StatusOr<ReplayResult> ReplayDead(uint64_t id,
+                                                  std::vector<uint64_t> seqs) = 0;
 
   // Prometheus text exposition (format 0.0.4), ending with a newline.
   virtual std::string Metrics() = 0;

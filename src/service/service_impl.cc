@@ -1,5 +1,6 @@
 #include "service/service_impl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -191,6 +192,56 @@ absl::StatusOr<IntegrationStatsView> ServiceImpl::Stats(uint64_t id) {
   view.failures = totals->failures;
   view.ratio = totals->ratio();
   return view;
+}
+
+absl::StatusOr<std::vector<DeadDelivery>> ServiceImpl::ListDead(uint64_t id,
+                                                                size_t limit) {
+  auto config = registry_->Get(id);
+  if (!config.ok()) return config.status();
+  std::vector<DeadDelivery> dead;
+  for (uint64_t lane : {id, NoticeLaneOf(id)}) {
+    if (dead.size() >= limit) break;
+    absl::Status s =
+        store_->ForEachDead(lane, limit - dead.size(),
+                            [&](DeadDelivery&& d) { dead.push_back(std::move(d)); });
+    if (!s.ok()) return s;
+  }
+  return dead;
+}
+
+absl::StatusOr<ReplayResult> ServiceImpl::ReplayDead(uint64_t id,
+                                                     std::vector<uint64_t> seqs) {
+  auto config = registry_->Get(id);
+  if (!config.ok()) return config.status();
+  std::sort(seqs.begin(), seqs.end());
+  const bool all = seqs.empty();
+  const TimeMs now = clock_->NowMs();
+  Changes changes = store_->NewChanges();
+  ReplayResult result;
+  for (uint64_t lane : {id, NoticeLaneOf(id)}) {
+    // One past the cap tells whether more remain.
+    const size_t max_items = all ? kMaxReplayPerCall + 1 - result.replayed : SIZE_MAX;
+    absl::Status s = store_->ForEachDead(lane, max_items, [&](DeadDelivery&& d) {
+      if (all && result.replayed == kMaxReplayPerCall) {
+        result.more = true;
+        return;
+      }
+      if (!all && !std::binary_search(seqs.begin(), seqs.end(), d.delivery.key.seq))
+        return;
+      // Replay removes the dead entry in the same batch: atomic with the
+      // new outbox key.
+      changes.Replay(d, now);
+      ++result.replayed;
+    });
+    if (!s.ok()) return s;
+    if (result.more) break;
+  }
+  if (changes.empty()) return result;
+  absl::Status applied = store_->Apply(std::move(changes));
+  if (!applied.ok()) return applied;
+  Log(LogLevel::kInfo, "dead deliveries replayed",
+      {{"integration", id}, {"replayed", result.replayed}});
+  return result;
 }
 
 void ServiceImpl::RenderIntegrationMetrics(std::string* out) {

@@ -53,6 +53,9 @@ class ServiceImpl final : public Service {
   void TestIntegration(IntegrationConfig config,
                        std::function<void(absl::StatusOr<TestResult>)> done) override;
   absl::StatusOr<IntegrationStatsView> Stats(uint64_t id) override;
+  absl::StatusOr<std::vector<DeadDelivery>> ListDead(uint64_t id, size_t limit) override;
+  absl::StatusOr<ReplayResult> ReplayDead(uint64_t id,
+                                          std::vector<uint64_t> seqs) override;
   std::string Metrics() override;
   bool Healthy() override { return !closing_.load(); }
 

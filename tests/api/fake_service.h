@@ -3,6 +3,7 @@
 // the test opens it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -112,6 +113,37 @@ class FakeService final : public Service {
     return stats_;
   }
 
+  // Dead deliveries live in a per-integration list set by AddDead.
+  absl::StatusOr<std::vector<DeadDelivery>> ListDead(uint64_t id, size_t limit) override {
+    api_internal::MutexLock lock(&mu_);
+    if (!integrations_.contains(id))
+      return absl::NotFoundError(absl::StrCat("no integration ", id));
+    std::vector<DeadDelivery> out = dead_[id];
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
+
+  absl::StatusOr<ReplayResult> ReplayDead(uint64_t id,
+                                          std::vector<uint64_t> seqs) override {
+    api_internal::MutexLock lock(&mu_);
+    if (!integrations_.contains(id))
+      return absl::NotFoundError(absl::StrCat("no integration ", id));
+    replay_calls_.push_back(seqs);
+    ReplayResult result;
+    std::vector<DeadDelivery>& dead = dead_[id];
+    for (auto it = dead.begin(); it != dead.end();) {
+      const bool wanted = seqs.empty() || std::find(seqs.begin(), seqs.end(),
+                                                    it->delivery.key.seq) != seqs.end();
+      if (!wanted) {
+        ++it;
+        continue;
+      }
+      ++result.replayed;
+      it = dead.erase(it);
+    }
+    return result;
+  }
+
   std::string Metrics() override { return "outboxd_fake_up 1\n"; }
   bool Healthy() override { return healthy_.load(); }
 
@@ -150,6 +182,14 @@ class FakeService final : public Service {
     stats_ = s;
   }
   void SetHealthy(bool healthy) { healthy_.store(healthy); }
+  void AddDead(uint64_t id, DeadDelivery d) {
+    api_internal::MutexLock lock(&mu_);
+    dead_[id].push_back(std::move(d));
+  }
+  std::vector<std::vector<uint64_t>> replay_calls() {
+    api_internal::MutexLock lock(&mu_);
+    return replay_calls_;
+  }
 
   std::vector<ParsedEvent> events() {
     api_internal::MutexLock lock(&mu_);
@@ -179,6 +219,8 @@ class FakeService final : public Service {
   absl::StatusOr<TestResult> test_result_ ABSL_GUARDED_BY(mu_) = TestResult{
       true, 200, "", "accepted", 42};
   IntegrationStatsView stats_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::vector<DeadDelivery>> dead_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<uint64_t>> replay_calls_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> healthy_{true};
   std::vector<std::thread> test_threads_ ABSL_GUARDED_BY(mu_);
 };

@@ -343,6 +343,79 @@ TEST_F(HandlerTest, TestEndpointsAnswer200WithTheDestinationsAnswer) {
   EXPECT_EQ(Admin("POST", "/v1/integrations/1/test").status, 501);
 }
 
+DeadDelivery MakeDead(uint64_t seq, std::string event) {
+  DeadDelivery d;
+  d.delivery.key = {1, 1'700'000'000'000, seq};
+  d.delivery.attempts = 3;
+  d.delivery.first_enqueued_ms = 1'700'000'000'000;
+  d.delivery.log_type = "new_hits";
+  d.delivery.event = std::move(event);
+  d.reason = "rejected: 400 \"InvalidDataFormat\"";
+  d.died_ms = 1'700'000'060'000;
+  return d;
+}
+
+TEST_F(HandlerTest, DeadListShowsEventsAsObjects) {
+  ASSERT_EQ(Admin("POST", "/v1/integrations", CreateBody()).status, 201);
+  EXPECT_EQ(Admin("GET", "/v1/integrations/1/dead").body, R"({"dead":[]})");
+  service_.AddDead(1, MakeDead(7, Hit("h7")));
+  service_.AddDead(1, MakeDead(9, Hit("h9")));
+  Response r = Admin("GET", "/v1/integrations/1/dead?limit=1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            absl::StrCat(R"({"dead":[{"seq":7,"log_type":"new_hits",)",
+                         R"("reason":"rejected: 400 \"InvalidDataFormat\"",)",
+                         R"("died_at":"2023-11-14T22:14:20.000Z","attempts":3,)",
+                         R"("first_enqueued_at":"2023-11-14T22:13:20.000Z","event":)",
+                         Hit("h7"), "}]}"));
+  r = Admin("GET", "/v1/integrations/1/dead?x=1&limit=10");
+  EXPECT_TRUE(absl::StrContains(r.body, R"("seq":9)")) << r.body;
+
+  for (const char* bad : {"0", "10001", "ten", ""}) {
+    r = Admin("GET", absl::StrCat("/v1/integrations/1/dead?limit=", bad));
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.body,
+              R"({"error":"must be a whole number from 1 to 10000","field":"limit"})");
+  }
+  EXPECT_EQ(Admin("GET", "/v1/integrations/5/dead").status, 404);
+  EXPECT_EQ(Admin("POST", "/v1/integrations/1/dead").status, 405);
+  EXPECT_EQ(Call("GET", "/v1/integrations/1/dead", "", kIngest).status, 401);
+}
+
+TEST_F(HandlerTest, DeadReplayAllOrChosenSeqs) {
+  ASSERT_EQ(Admin("POST", "/v1/integrations", CreateBody()).status, 201);
+  for (uint64_t seq : {3, 4, 5}) service_.AddDead(1, MakeDead(seq, Hit("h")));
+  Response r = Admin("POST", "/v1/integrations/1/dead/replay", R"({"seqs":[4, 99]})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"replayed":1,"more":false})");
+  r = Admin("POST", "/v1/integrations/1/dead/replay");
+  EXPECT_EQ(r.body, R"({"replayed":2,"more":false})");
+  EXPECT_EQ(Admin("POST", "/v1/integrations/1/dead/replay", " {} ").body,
+            R"({"replayed":0,"more":false})");
+  const std::vector<std::vector<uint64_t>> calls = service_.replay_calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0], (std::vector<uint64_t>{4, 99}));
+  EXPECT_TRUE(calls[1].empty());
+
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"seqs":[]})",
+       R"({"error":"must be a non-empty array of sequence numbers","field":"seqs"})"},
+      {R"({"seqs":[0]})", R"({"error":"must hold positive integers","field":"seqs"})"},
+      {R"({"seqs":["4"]})", R"({"error":"must hold positive integers","field":"seqs"})"},
+      {R"({"seq":[4]})", R"({"error":"unknown field","field":"seq"})"},
+      {R"([4])", R"({"error":"body must be a JSON object","field":null})"},
+  };
+  for (const auto& [body, error] : bad) {
+    r = Admin("POST", "/v1/integrations/1/dead/replay", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_EQ(r.body, error);
+  }
+  EXPECT_EQ(service_.replay_calls().size(), 3u);  // none reached the service
+  EXPECT_EQ(Admin("POST", "/v1/integrations/8/dead/replay").status, 404);
+  EXPECT_EQ(Admin("GET", "/v1/integrations/1/dead/replay").status, 405);
+  EXPECT_EQ(Admin("POST", "/v1/integrations/1/dead/other").status, 404);
+}
+
 TEST_F(HandlerTest, MetricsArePrometheusText) {
   Call("GET", "/healthz");
   Response r = Admin("GET", "/metrics");
