@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs outboxd's build and test dependencies from Debian 12 packages.
 # Idempotent: packages already present are skipped, apt is asked only when
-# something is missing. Usage: tools/setup.sh [--bench]
+# something is missing. Usage: tools/setup.sh [--bench] [--fuzz]
 set -euo pipefail
 
 pkgs=(
@@ -17,9 +17,13 @@ pkgs=(
   openssl               # test certificates, known-answer vectors
   python3               # test drivers for the process-level suites
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(nginx-light gnuplot-nox)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) pkgs+=(nginx-light gnuplot-nox) ;;
+    --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;  # libFuzzer + sanitizer runtimes
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
