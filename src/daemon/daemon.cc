@@ -229,10 +229,16 @@ int RunDaemon(const DaemonOptions& given) {
   for (const IntegrationConfig& c : registry.All()) dispatcher->SetIntegration(c);
   auto driver = std::make_unique<DispatcherDriver>(loop, dispatcher.get(), clock);
   Dispatcher* d = dispatcher.get();
-  registry.SetListener(
-      {[post, d](const IntegrationConfig& c) { post([d, c] { d->SetIntegration(c); }); },
-       [post, d](uint64_t id) { post([d, id] { d->RemoveIntegration(id); }); }});
   DispatcherDriver* drv = driver.get();
+  // A change can make a lane deliver again (enabling resets its cursor) while
+  // the driver's timer was armed without it: pump right after applying it.
+  registry.SetListener({[post, d, drv](const IntegrationConfig& c) {
+                          post([d, drv, c] {
+                            d->SetIntegration(c);
+                            drv->Wake();
+                          });
+                        },
+                        [post, d](uint64_t id) { post([d, id] { d->RemoveIntegration(id); }); }});
   store->SetDueListener([drv](uint64_t, TimeMs due) { drv->WakeForDue(due); });
   std::thread loop_thread([&loop] { loop.run(); });
   driver->Wake();
