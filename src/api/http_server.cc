@@ -76,6 +76,11 @@ Response ErrorResponse(int status, std::string_view message) {
   return r;
 }
 
+// Bodies above this size get a read buffer of kBodyReadBytes (kept for the
+// connection's life).
+constexpr uint64_t kSmallBodyBytes = 4096;
+constexpr size_t kBodyReadBytes = 64 * 1024;
+
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() ==
          beast::http::make_error_code(http::error::bad_target).category();
@@ -151,6 +156,14 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    // Beast reads a body in pieces the size of the buffer's free capacity
+    // (at least 512 bytes, at most 64 KiB). Left at what the header needed,
+    // a large ingest body would arrive in ~1 KiB reads, each a full trip
+    // through the strand, the timer and the socket.
+    const auto length = parser_->content_length();
+    if ((!length || *length > kSmallBodyBytes) && buffer_.capacity() < kBodyReadBytes) {
+      buffer_.reserve(kBodyReadBytes);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
