@@ -22,6 +22,8 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos) {
   e.version = next_version_++;
   e.rewind = std::min(e.rewind, pos);
   e.next_due = std::min(e.next_due, pos.due_ms);
+  e.oldest = std::min(e.oldest, pos);
+  e.last_write = next_write_++;
 }
 
 DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id) {
@@ -85,6 +87,23 @@ void DueIndex::EndReset(uint64_t integration_id, uint64_t token, TimeMs first_du
 void DueIndex::Erase(uint64_t integration_id) {
   MutexLock lock(&mu_);
   entries_.erase(integration_id);
+}
+
+DueIndex::OldestHint DueIndex::GetOldestHint(uint64_t integration_id) const {
+  MutexLock lock(&mu_);
+  auto it = entries_.find(integration_id);
+  if (it == entries_.end()) return {};
+  return {it->second.oldest, it->second.last_write};
+}
+
+void DueIndex::RaiseOldestHint(uint64_t integration_id, uint64_t token, OutboxPos found) {
+  MutexLock lock(&mu_);
+  auto it = entries_.find(integration_id);
+  // A write since GetOldestHint may lie below `found` and not have been
+  // seen by the caller's seek; a write that lands after this call lowers
+  // the hint again in OnWritten.
+  if (it == entries_.end() || it->second.last_write != token) return;
+  it->second.oldest = std::max(it->second.oldest, found);
 }
 
 TimeMs DueIndex::NextDue(uint64_t integration_id) const {

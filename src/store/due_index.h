@@ -58,6 +58,19 @@ class DueIndex {
 
   void Erase(uint64_t integration_id);
 
+  // A position at or below the integration's smallest queued key, so that
+  // OldestDue seeks past the tombstones of what was delivered instead of
+  // stepping over all of them from the range's start. Writes lower it
+  // (OnWritten); OldestDue raises it to the key it found with
+  // RaiseOldestHint, passing the token OldestHint returned, which is
+  // refused when a write came in between. Unknown integrations: kBeginPos.
+  struct OldestHint {
+    OutboxPos pos = kBeginPos;
+    uint64_t token = 0;
+  };
+  OldestHint GetOldestHint(uint64_t integration_id) const;
+  void RaiseOldestHint(uint64_t integration_id, uint64_t token, OutboxPos found);
+
   TimeMs NextDue(uint64_t integration_id) const;
   std::vector<uint64_t> DueIntegrations(TimeMs now) const;
   size_t size() const;
@@ -69,6 +82,8 @@ class DueIndex {
     TimeMs next_due = kNoDue;
     uint64_t epoch = 0;    // changes on reset: scans that began before are stale
     uint64_t version = 0;  // changes on every write, scan and reset
+    OutboxPos oldest = kBeginPos;  // see GetOldestHint
+    uint64_t last_write = 0;       // next_write_ at its last write (0: none)
   };
   Entry& FindOrAdd(uint64_t integration_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -76,6 +91,9 @@ class DueIndex {
   absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t next_epoch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
+  // Store-wide, so that a token never matches a later incarnation of an
+  // erased entry.
+  uint64_t next_write_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace outboxd::store_internal

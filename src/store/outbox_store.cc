@@ -219,17 +219,27 @@ void OutboxStore::ResetCursor(uint64_t integration_id) {
 }
 
 absl::StatusOr<TimeMs> OutboxStore::OldestDue(uint64_t integration_id) const {
+  // Seek from the due index's hint (at or below every queued key), not from
+  // the range's start: the tombstones of what was delivered before the last
+  // call are behind it. Metrics and stats call this for every integration.
+  DueIndex& index = impl_->core.due_index;
+  const DueIndex::OldestHint hint = index.GetOldestHint(integration_id);
+  SkippedKeysCounter counter;
   store_internal::BoundedIterator it(*impl_->core.db, kOutboxCf,
-                                     store_internal::IdKey(integration_id),
+                                     store_internal::OutboxKey(integration_id, hint.pos),
                                      store_internal::IdPrefixEnd(integration_id));
   it.SeekToLower();
   if (!it->Valid()) {
     if (!it->status().ok()) return store_internal::ToStatus(it->status(), "oldest due");
+    index.RaiseOldestHint(integration_id, hint.token, store_internal::kInfinitePos);
     return kNoDue;
   }
   std::optional<DeliveryKey> key =
       store_internal::ParseOutboxKey(it->key().ToStringView());
-  if (!key) return store_internal::CorruptionError("oldest due", "outbox key");
+  if (!key || key->integration_id != integration_id) {
+    return store_internal::CorruptionError("oldest due", "outbox key");
+  }
+  index.RaiseOldestHint(integration_id, hint.token, OutboxPos{key->due_ms, key->seq});
   return key->due_ms;
 }
 

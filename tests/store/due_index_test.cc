@@ -112,6 +112,41 @@ TEST(DueIndexTest, ScanThatStartedBeforeResetDoesNotMoveTheCursor) {
   EXPECT_EQ(index.NextDue(1), 0);
 }
 
+TEST(DueIndexTest, OldestHintIsLoweredByWritesAndRaisedOnlyIfUntouched) {
+  DueIndex index;
+  DueIndex::OldestHint h = index.GetOldestHint(1);
+  EXPECT_TRUE(h.pos == kBeginPos);
+  index.OnWritten(1, OutboxPos{500, 3});
+  h = index.GetOldestHint(1);
+  EXPECT_TRUE(h.pos == kBeginPos);  // never raised yet
+  index.RaiseOldestHint(1, h.token, OutboxPos{500, 3});
+  EXPECT_TRUE(index.GetOldestHint(1).pos == (OutboxPos{500, 3}));
+
+  // A write between reading the hint and raising it may not have been seen
+  // by the caller's seek: the raise is refused.
+  h = index.GetOldestHint(1);
+  index.OnWritten(1, OutboxPos{400, 9});
+  index.RaiseOldestHint(1, h.token, OutboxPos{600, 1});
+  EXPECT_TRUE(index.GetOldestHint(1).pos == (OutboxPos{400, 9}));
+
+  // A raise never lowers; a later write does.
+  h = index.GetOldestHint(1);
+  index.RaiseOldestHint(1, h.token, OutboxPos{100, 1});
+  EXPECT_TRUE(index.GetOldestHint(1).pos == (OutboxPos{400, 9}));
+  h = index.GetOldestHint(1);
+  index.RaiseOldestHint(1, h.token, kInfinitePos);  // found nothing
+  EXPECT_TRUE(index.GetOldestHint(1).pos == kInfinitePos);
+  index.OnWritten(1, OutboxPos{700, 12});
+  EXPECT_TRUE(index.GetOldestHint(1).pos == (OutboxPos{700, 12}));
+
+  // Erase starts over; a token from before it is refused afterwards.
+  h = index.GetOldestHint(1);
+  index.Erase(1);
+  index.OnWritten(1, OutboxPos{900, 10});
+  index.RaiseOldestHint(1, h.token, OutboxPos{950, 11});
+  EXPECT_TRUE(index.GetOldestHint(1).pos == kBeginPos);
+}
+
 TEST(DueIndexTest, EraseForgetsAndLateScanEndIsIgnored) {
   DueIndex index;
   index.Seed(1, 10);

@@ -355,6 +355,30 @@ TEST_F(StoreTest, OldestDueSeesHandedOutDeliveries) {
   EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 5);  // but still queued
 }
 
+// OldestDue seeks from the due index's hint: it must still see a write
+// below the hint, removals above it, and an integration that empties and
+// fills again.
+TEST_F(StoreTest, OldestDueFollowsWritesAndRemovalsAcrossItsHint) {
+  auto keys = EnqueueAt(1, {kT0 + 5, kT0 + 9});
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 5);
+  ASSERT_TRUE(ApplyOne([&](Changes& c) { c.Remove(keys[0]); }).ok());
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 9);
+  EnqueueAt(1, {kT0 + 1});  // below the hint the last call left
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 1);
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 1);
+  auto all = Scan(*store_, 1, INT64_MAX);
+  ASSERT_EQ(all.size(), 2u);
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                for (const Delivery& d : all) c.Remove(d.key);
+              }).ok());
+  EXPECT_EQ(store_->OldestDue(1).value(), kNoDue);
+  EXPECT_EQ(store_->OldestDue(1).value(), kNoDue);
+  EnqueueAt(1, {kT0 + 3});
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 3);
+  Reopen();
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 3);
+}
+
 TEST_F(StoreTest, ResetCursorMakesEverythingScannableAgain) {
   auto keys = EnqueueAt(1, {kT0, kT0 + 1, kT0 + 50});
   EXPECT_EQ(Scan(*store_, 1, kT0 + 100).size(), 3u);
