@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "api/absl_compat.h"
 #include "api/json_writer.h"
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 #include "openssl/crypto.h"
 #include "openssl/evp.h"
 #include "simdjson.h"

@@ -9,7 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/absl_compat.h"
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 #include "outboxd/event.h"
 #include "outboxd/signer.h"
 #include "simdjson.h"

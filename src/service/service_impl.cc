@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/json_writer.h"
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 #include "outboxd/crash_point.h"
 #include "outboxd/log.h"
 #include "outboxd/strings.h"

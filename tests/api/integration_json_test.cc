@@ -3,7 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 #include "gtest/gtest.h"
 
 namespace outboxd {

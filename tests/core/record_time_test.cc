@@ -1,4 +1,4 @@
-#include "destinations/record_time.h"
+#include "outboxd/record_time.h"
 
 #include <string_view>
 #include <vector>

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/json_writer.h"
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 #include "commands.h"
 #include "format.h"
 

@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/json_writer.h"
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 #include "commands.h"
 #include "format.h"
 #include "outboxd/integration.h"

@@ -1,4 +1,4 @@
-#include "api/rfc3339.h"
+#include "outboxd/rfc3339.h"
 
 #include "gtest/gtest.h"
 

@@ -23,8 +23,8 @@ namespace outboxd {
 //     == 1'700'000'000'000
 std::optional<TimeMs> RecordTime(std::string_view record_json, std::string_view field);
 
-// The RFC 3339 parser RecordTime uses; nullopt for anything else, including
-// impossible dates such as 2023-02-29.
+// ParseRfc3339 (outboxd/rfc3339.h) as an optional: nullopt for anything
+// that is not an RFC 3339 date-time, including impossible dates.
 std::optional<TimeMs> ParseRecordTimestamp(std::string_view text);
 
 // Latest minus earliest RecordTime of `records` (0 when fewer than two have
