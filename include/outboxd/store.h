@@ -199,6 +199,11 @@ class OutboxStore {
   StoreStats Stats() const;
   // Forces a flush of memtables and the WAL sync (used at shutdown).
   absl::Status Flush();
+  // After a failed write (a full disk, an I/O error) RocksDB keeps refusing
+  // writes until it is told to resume. Call periodically: returns true when
+  // it resumed (writes work again), false when no write had failed, and the
+  // error while it still cannot (e.g. the disk is still full).
+  absl::StatusOr<bool> Recover();
 
   // For tests: internal keys skipped by the last ScanDue on this thread
   // (RocksDB perf context), to prove tombstones do not slow the scan.

@@ -117,6 +117,24 @@ class Housekeeping {
   }
 
  private:
+  // Writes fail while the disk is full; once space is back, the store must
+  // be told to resume (ingest answers 503 until then).
+  void Recover(OutboxStore* store) {
+    absl::StatusOr<bool> resumed = store->Recover();
+    if (resumed.ok()) {
+      if (*resumed) {
+        Log(LogLevel::kInfo, "store resumed writing after a write error",
+            {{"failed_attempts", recover_failures_}});
+      }
+      recover_failures_ = 0;
+      return;
+    }
+    if (recover_failures_++ % 60 == 0) {  // once a minute while it lasts
+      Log(LogLevel::kWarn, "store still cannot write; ingest answers 503",
+          {{"error", resumed.status().ToString()}, {"attempts", recover_failures_}});
+    }
+  }
+
   void Run(ServiceImpl* service, HourlyReporter* hourly, OutboxStore* store, Clock* clock,
            TimeMs window_ms) {
     int tick = 0;
@@ -126,6 +144,7 @@ class Housekeeping {
         auto stopping = [this] { return stop_; };
         if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(1))) return;
       }
+      Recover(store);
       service->RefreshDiskUsage();
       if (tick % 30 == 0) {
         if (auto n = hourly->Tick(); !n.ok())
@@ -141,6 +160,7 @@ class Housekeeping {
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t recover_failures_ = 0;  // the housekeeping thread only
   std::thread thread_;
 };
 

@@ -27,6 +27,23 @@ ServiceImpl::ServiceImpl(OutboxStore* store, Registry* registry, HourlyReporter*
 
 void ServiceImpl::RefreshDiskUsage() {
   StoreStats s = store_->Stats();
+  const uint64_t quota = options_.disk_quota_bytes;
+  const TimeMs now = clock_->NowMs();
+  if (quota > 0 && s.live_sst_bytes + s.wal_bytes >= quota && s.wal_bytes > 0 &&
+      (last_quota_flush_ms_ == 0 || now - last_quota_flush_ms_ >= kQuotaFlushIntervalMs)) {
+    last_quota_flush_ms_ = now;
+    const uint64_t before = s.live_sst_bytes + s.wal_bytes;
+    if (absl::Status flushed = store_->Flush(); !flushed.ok()) {
+      Log(LogLevel::kWarn, "over the disk quota; flushing to release WAL files failed",
+          {{"error", flushed.ToString()}});
+    } else {
+      s = store_->Stats();
+      Log(LogLevel::kInfo, "over the disk quota: flushed to release WAL files",
+          {{"bytes_before", before},
+           {"bytes_after", s.live_sst_bytes + s.wal_bytes},
+           {"quota", quota}});
+    }
+  }
   disk_bytes_.store(s.live_sst_bytes + s.wal_bytes, std::memory_order_relaxed);
 }
 

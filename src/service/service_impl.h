@@ -61,8 +61,13 @@ class ServiceImpl final : public Service {
 
   // New ingest is refused (503) from now on.
   void SetClosing() { closing_.store(true); }
-  // Re-reads the store size for the quota (call every second or so).
+  // Re-reads the store size for the quota (call every second or so, from
+  // one thread). Over the quota it first flushes the memtables, at most
+  // every kQuotaFlushIntervalMs: WAL files are deleted only once all the
+  // data in them is flushed, so without it a drained outbox would stay over
+  // its quota (and refuse ingest) until a restart.
   void RefreshDiskUsage();
+  static constexpr TimeMs kQuotaFlushIntervalMs = 5'000;
   IngestCounters& ingest_counters() { return ingest_; }
 
   // The test record sent by Test integration (log type create_user).
@@ -81,6 +86,7 @@ class ServiceImpl final : public Service {
   ServiceOptions options_;
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> disk_bytes_{0};
+  TimeMs last_quota_flush_ms_ = 0;  // RefreshDiskUsage's thread only
   IngestCounters ingest_;
 };
 

@@ -1,6 +1,7 @@
 #include "store/db.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
 #include "store/merge_operators.h"
+#include "store/rocks_logger.h"
 #include "store/status.h"
 
 namespace outboxd::store_internal {
@@ -37,8 +39,9 @@ rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
   db.manual_wal_flush = false;
   db.avoid_flush_during_shutdown = false;
   db.bytes_per_sync = 1ull << 20;
-  db.keep_log_file_num = 4;
-  db.max_log_file_size = 16ull << 20;
+  // RocksDB's info log goes to outboxd's log, never to a LOG file on the
+  // data disk (a full disk must fail a write, not abort in the logger).
+  db.info_log = NewForwardingLogger();
   if (options.env != nullptr) db.env = options.env;
   return db;
 }
@@ -86,6 +89,11 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(
 
 absl::StatusOr<std::unique_ptr<Db>> Db::Open(const StoreOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  // RocksDB would create it too, after logging at error level that it was
+  // missing: a fresh data directory is not an error.
+  std::error_code ec;
+  if (options.env == nullptr) std::filesystem::create_directories(options.path, ec);
+  if (ec) return absl::UnavailableError("create " + options.path + ": " + ec.message());
   std::unique_ptr<Db> db(new Db());
   db->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -172,7 +172,10 @@ absl::Status OutboxStore::Apply(Changes changes) {
   OUTBOXD_CRASH_POINT("store.apply.before_write");
   // Concurrent callers form one write group: one WAL write, one fsync.
   rocksdb::Status s = core.db->db()->Write(core.write_options, &c->batch);
-  if (!s.ok()) return store_internal::ToStatus(s, "apply");
+  if (!s.ok()) {
+    core.write_failed.store(true, std::memory_order_release);
+    return store_internal::ToStatus(s, "apply");
+  }
   OUTBOXD_CRASH_POINT("store.apply.after_write");
   for (uint64_t id : c->purged) core.due_index.Erase(id);
   for (const auto& [id, pos] : c->min_written) core.due_index.OnWritten(id, pos);

@@ -1,6 +1,7 @@
 // The shared state behind OutboxStore and Changes (internal).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +23,9 @@ struct StoreCore {
   std::function<void(uint64_t, TimeMs)> due_listener;
   rocksdb::WriteOptions write_options;  // sync = options.sync
   rocksdb::WriteOptions synced;         // always sync (purge, leases)
+  // Set when a write failed: RocksDB may then refuse every write until
+  // Resume (see OutboxStore::Recover).
+  std::atomic<bool> write_failed{false};
 };
 
 }  // namespace outboxd::store_internal

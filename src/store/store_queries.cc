@@ -189,6 +189,26 @@ StoreStats OutboxStore::Stats() const {
   return stats;
 }
 
+absl::StatusOr<bool> OutboxStore::Recover() {
+  StoreCore& core = impl_->core;
+  if (!core.write_failed.exchange(false, std::memory_order_acq_rel)) return false;
+  // OK at once when RocksDB was not left in an error state (the write
+  // failed alone); otherwise it flushes and clears the error, or fails.
+  // After "no space" RocksDB recovers by itself (its SstFileManager polls
+  // until a write buffer's worth of space is free) and answers Busy here
+  // meanwhile; the next call after its recovery returns true.
+  rocksdb::Status s = core.db->db()->Resume();
+  if (!s.ok()) {
+    core.write_failed.store(true, std::memory_order_release);
+    if (s.IsBusy()) {
+      return absl::UnavailableError(
+          "RocksDB resumes by itself once a write buffer's worth of disk is free");
+    }
+    return ToStatus(s, "resume after a write error");
+  }
+  return true;
+}
+
 absl::Status OutboxStore::Flush() {
   const StoreCore& core = impl_->core;
   const auto& handles = core.db->handles();
