@@ -4,8 +4,18 @@
 # embedded defaults on a fresh data directory, creates an integration, tests
 # it, sends sample events of every type, prints what arrived per log type,
 # and stops everything it started.
+#
+#   tools/demo.sh          the Data Collector API destination (kind sentinel)
+#   tools/demo.sh --dcr    the Logs Ingestion API destination (sentinel_dcr):
+#                          the fake also issues the Entra ID tokens
 set -euo pipefail
 cd "$(dirname "$0")/.."
+kind=sentinel
+case "${1:-}" in
+  --dcr) kind=sentinel_dcr ;;
+  "") ;;
+  *) echo "usage: tools/demo.sh [--dcr]" >&2; exit 2 ;;
+esac
 tools/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2 --target outboxd fake_sentinel
@@ -21,9 +31,11 @@ trap cleanup EXIT
 
 workspace=0f8fad5b-d9cb-469f-a165-70867728950e
 key=$(printf 'demo-primary-key-of-the-workspace-0123456789' | base64 -w0)
+client_id=5e0c2f8a-6b1d-4c3e-9f70-1a2b3c4d5e6f
+client_secret=demo-client-secret
 
 build/tools/fake_sentinel/fake_sentinel --listen 127.0.0.1:0 --port-file "$work/sentinel.port" \
-  --workspace "$workspace=$key" --out "$work/received.ndjson" >"$work/sentinel.log" 2>&1 &
+  --workspace "$workspace=$key" --dcr-client "$client_id=$client_secret" --out "$work/received.ndjson" >"$work/sentinel.log" 2>&1 &
 pids+=($!)
 build/src/daemon/outboxd --data-dir "$work/data" --listen 127.0.0.1:0 --allow-endpoint-override \
   >"$work/outboxd.out" 2>"$work/outboxd.log" &
@@ -57,10 +69,18 @@ except urllib.error.HTTPError as e:
     sys.exit(1)
 PY
 }
+fake=http://127.0.0.1:$sentinel_port
+if [[ $kind == sentinel ]]; then
+  destination="\"kind\": \"sentinel\", \"workspace_id\": \"$workspace\", \"primary_key\": \"$key\",
+ \"endpoint\": \"$fake\""
+else
+  destination="\"kind\": \"sentinel_dcr\", \"tenant_id\": \"demo.onmicrosoft.com\",
+ \"client_id\": \"$client_id\", \"client_secret\": \"$client_secret\",
+ \"authority\": \"$fake\", \"dce_endpoint\": \"$fake\",
+ \"dcr_immutable_id\": \"dcr-00112233445566778899aabbccddeeff\", \"stream\": \"Custom-Outboxd_CL\""
+fi
 cat >"$work/integration.json" <<JSON
-{"company_id": 1, "name": "Sentinel (demo)", "kind": "sentinel",
- "workspace_id": "$workspace", "primary_key": "$key",
- "endpoint": "http://127.0.0.1:$sentinel_port",
+{"company_id": 1, "name": "Sentinel (demo)", $destination,
  "events": {"hits": true, "system": true, "vulnerabilities": ["high", "medium", "low"],
             "rules_and_triggers": true, "scope": true, "triggered": true,
             "hourly_report": true}}
@@ -81,11 +101,21 @@ done
 echo "demo: the integration's queue and health window:"
 api_call GET /v1/integrations/1/stats "$OUTBOXD_ADMIN_TOKEN"
 echo
-echo "demo: records that reached the fake Sentinel, per log type (Azure adds _CL):"
-python3 - "$work/received.ndjson" <<'PY'
+if [[ $kind == sentinel ]]; then
+  echo "demo: records that reached the fake Sentinel, per log type (Azure adds _CL):"
+else
+  echo "demo: records that reached the fake Logs Ingestion API, per stream and event type:"
+fi
+python3 - "$work/received.ndjson" "$kind" <<'PY'
 import collections, json, sys
-counts = collections.Counter(json.loads(l)["log_type"] for l in open(sys.argv[1]) if l.strip())
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+if sys.argv[2] == "sentinel":
+    counts = collections.Counter(l["log_type"] + "_CL" for l in lines)
+else:  # one stream; its records name their type
+    counts = collections.Counter(
+        l["log_type"] + " / " + str(l["record"].get("event_type") or l["record"].get("type"))
+        for l in lines)
 for t, n in sorted(counts.items()):
-    print(f"  {t + '_CL':28} {n}")
-print(f"  {'total':28} {sum(counts.values())}")
+    print(f"  {t:44} {n}")
+print(f"  {'total':44} {sum(counts.values())}")
 PY

@@ -25,9 +25,10 @@ struct BatchView {
 struct DestinationLimits {
   uint64_t max_body_bytes = 1ull << 20;  // per request, as sent
   uint32_t max_records = 10'000;
-  // Records of one request must lie within this span of their time field;
-  // 0 = no limit.
+  // Records of one request must lie within this span of their time field
+  // (`time_field`, read by RecordTime); 0 = no limit.
   TimeMs max_time_span_ms = 0;
+  std::string time_field;
 };
 
 enum class Verdict : uint8_t {
@@ -57,6 +58,15 @@ class Destination {
                             std::function<void(absl::StatusOr<HttpRequest>)> done) = 0;
   // What an answer means.
   virtual Answer Classify(const HttpResponse& response, TimeMs now) const = 0;
+  // Called right before a request of `body_bytes` (uncompressed) is built.
+  // nullopt: send it now (a pacing destination counts it as sent). A delay:
+  // hold this request and everything after it for that long. The default
+  // never holds.
+  virtual std::optional<TimeMs> PaceDelay(uint64_t body_bytes, TimeMs now) {
+    (void)body_bytes;
+    (void)now;
+    return std::nullopt;
+  }
 };
 
 }  // namespace outboxd

@@ -27,6 +27,7 @@
 #include "api/secret_box.h"
 #include "api/worker_pool.h"
 #include "destinations/factory.h"
+#include "destinations/sentinel_dcr.h"
 #include "destinations/token_provider.h"
 #include "dispatch/committer.h"
 #include "dispatch/dispatcher.h"
@@ -230,6 +231,7 @@ int RunDaemon(const DaemonOptions& given) {
   destination_options.transport = transport.get();
   destination_options.clock = clock;
   destination_options.tokens = std::make_shared<TokenProviders>(transport.get(), clock);
+  destination_options.pacers = std::make_shared<RatePacers>();
   DestinationFactory destinations = [destination_options](const IntegrationConfig& c) {
     return MakeDestination(c, destination_options);
   };

@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<Destination>> MakeDestination(
       dcr.transport = options.transport;
       dcr.clock = options.clock;
       dcr.tokens = options.tokens.get();
+      dcr.pacers = options.pacers.get();
       absl::StatusOr<std::unique_ptr<SentinelDcrDestination>> dest =
           SentinelDcrDestination::Create(config, dcr);
       if (!dest.ok()) return dest.status();

@@ -12,6 +12,7 @@
 
 namespace outboxd {
 
+class RatePacers;
 class TokenProviders;
 
 struct DestinationOptions {
@@ -29,6 +30,9 @@ struct DestinationOptions {
   // Token providers shared per credential (destinations/token_provider.h),
   // used on the transport's loop thread; nullptr: one per destination.
   std::shared_ptr<TokenProviders> tokens;
+  // sentinel_dcr's pacers shared per data collection rule
+  // (destinations/sentinel_dcr.h), loop thread; nullptr: one per destination.
+  std::shared_ptr<RatePacers> pacers;
 };
 
 // InvalidArgument for a config the kind cannot use (bad workspace ID, key,

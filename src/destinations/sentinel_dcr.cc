@@ -164,12 +164,16 @@ SentinelDcrDestination::SentinelDcrDestination(const IntegrationConfig& config,
                           : std::min(options.max_body_bytes, kDcrMaxBodyBytes)),
       request_timeout_ms_(options.request_timeout_ms),
       gzip_level_(options.gzip_level),
-      pacer_(kDcrRequestsPerMinute, kDcrBytesPerMinute, now) {}
+      time_field_(config.time_field),
+      pacer_(options.pacers != nullptr
+                 ? options.pacers->Get(config.dcr_immutable_id, now)
+                 : std::make_shared<RatePacer>(kDcrRequestsPerMinute, kDcrBytesPerMinute, now)) {}
 
 DestinationLimits SentinelDcrDestination::limits() const {
   DestinationLimits limits;
   limits.max_body_bytes = max_body_bytes_;
   limits.max_time_span_ms = kDcrMaxTimeSpanMs;
+  limits.time_field = time_field_;
   return limits;
 }
 
@@ -251,7 +255,18 @@ Answer SentinelDcrDestination::Classify(const HttpResponse& response, TimeMs now
 }
 
 std::optional<TimeMs> SentinelDcrDestination::PaceDelay(uint64_t body_bytes, TimeMs now) {
-  return pacer_.Take(body_bytes, now);
+  return pacer_->Take(body_bytes, now);
+}
+
+std::shared_ptr<RatePacer> RatePacers::Get(const std::string& dcr_immutable_id, TimeMs now) {
+  if (auto it = pacers_.find(dcr_immutable_id); it != pacers_.end()) {
+    if (std::shared_ptr<RatePacer> pacer = it->second.lock()) return pacer;
+  }
+  // Drop the entries of rules nobody sends to any more.
+  absl::erase_if(pacers_, [](const auto& entry) { return entry.second.expired(); });
+  auto pacer = std::make_shared<RatePacer>(kDcrRequestsPerMinute, kDcrBytesPerMinute, now);
+  pacers_[dcr_immutable_id] = pacer;
+  return pacer;
 }
 
 }  // namespace outboxd

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "destinations/gzip.h"
 #include "destinations/token_provider.h"
@@ -63,6 +64,20 @@ class RatePacer {
   TimeMs last_ms_;
 };
 
+// The pacers of data collection rules, shared by every destination that
+// sends to the same rule (Azure's limits are per rule, not per integration),
+// and kept while any destination holds one — so an integration that is
+// reconfigured keeps its rule's history. Not thread-safe (loop thread).
+class RatePacers {
+ public:
+  // The pacer of the rule `dcr_immutable_id` (whatever the stream), made at
+  // `now` on first use.
+  std::shared_ptr<RatePacer> Get(const std::string& dcr_immutable_id, TimeMs now);
+
+ private:
+  absl::flat_hash_map<std::string, std::weak_ptr<RatePacer>> pacers_;
+};
+
 struct SentinelDcrOptions {
   // Largest uncompressed body; 0 means kDcrMaxBodyBytes, and it is clamped
   // to that.
@@ -74,6 +89,8 @@ struct SentinelDcrOptions {
   Clock* clock = nullptr;
   // Providers shared per credential; nullptr: the destination has its own.
   TokenProviders* tokens = nullptr;
+  // Pacers shared per rule; nullptr: the destination paces alone.
+  RatePacers* pacers = nullptr;
   TokenProviderOptions token;
   // zlib level. BuildRequest compresses on the dispatcher's loop thread:
   // level 1 packs JSON nearly as well as 6 at a third of the time.
@@ -95,7 +112,8 @@ class SentinelDcrDestination final : public Destination {
   static absl::StatusOr<std::unique_ptr<SentinelDcrDestination>> Create(
       const IntegrationConfig& config, const SentinelDcrOptions& options);
 
-  // max_body_bytes (uncompressed), max_time_span_ms = 30 min.
+  // max_body_bytes (uncompressed), max_time_span_ms = 30 min of the
+  // integration's time_field.
   DestinationLimits limits() const override;
 
   // Builds and gzips the body inside the call (the batch is only valid
@@ -120,7 +138,7 @@ class SentinelDcrDestination final : public Destination {
   // Pacing under the rule's limits (RatePacer, kDcr*PerMinute): call before
   // sending a request of `body_bytes`. nullopt: send now (the request is
   // counted). Otherwise hold the request for the returned delay.
-  std::optional<TimeMs> PaceDelay(uint64_t body_bytes, TimeMs now);
+  std::optional<TimeMs> PaceDelay(uint64_t body_bytes, TimeMs now) override;
 
   const std::string& url() const { return url_; }
   TokenProvider& token_provider() const { return *tokens_; }
@@ -137,7 +155,8 @@ class SentinelDcrDestination final : public Destination {
   uint64_t max_body_bytes_;
   TimeMs request_timeout_ms_;
   int gzip_level_;
-  RatePacer pacer_;
+  std::string time_field_;
+  std::shared_ptr<RatePacer> pacer_;
 };
 
 // The ingestion URL of a config (see the file comment). InvalidArgument when

@@ -1,6 +1,10 @@
 #include "dispatch/batcher.h"
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
+
+#include "outboxd/record_time.h"
 
 namespace outboxd {
 
@@ -8,6 +12,8 @@ BatchLimits EffectiveLimits(const DestinationLimits& destination, const BatchLim
   BatchLimits out = ours;
   out.max_body_bytes = std::min(ours.max_body_bytes, destination.max_body_bytes);
   out.max_records = std::min(ours.max_records, destination.max_records);
+  out.max_time_span_ms = destination.max_time_span_ms;
+  out.time_field = destination.time_field;
   return out;
 }
 
@@ -24,6 +30,28 @@ void Batcher::AddFront(std::vector<Delivery> batch) {
   count_ += batch.size();
   front_.push_front(std::move(batch));
 }
+
+namespace {
+
+// Earliest and latest record time of a batch being formed.
+struct TimeSpan {
+  std::optional<TimeMs> earliest;
+  std::optional<TimeMs> latest;
+  // Widens the span by `record` and returns true, or returns false (span
+  // unchanged) when the record would take it past limits.max_time_span_ms.
+  bool Fits(std::string_view record, const BatchLimits& limits) {
+    const std::optional<TimeMs> t = RecordTime(record, limits.time_field);
+    if (!t) return true;
+    const TimeMs lo = std::min(earliest.value_or(*t), *t);
+    const TimeMs hi = std::max(latest.value_or(*t), *t);
+    if (hi - lo > limits.max_time_span_ms) return false;
+    earliest = lo;
+    latest = hi;
+    return true;
+  }
+};
+
+}  // namespace
 
 std::vector<Delivery> Batcher::Take(Queue& q, size_t n, uint64_t bytes) {
   std::vector<Delivery> out;
@@ -56,9 +84,11 @@ std::vector<Delivery> Batcher::Next(TimeMs now, bool flush, std::vector<Delivery
     size_t n = 0;
     uint64_t bytes = 0;
     bool full = false;
+    TimeSpan span;
     for (const Delivery& d : q.items) {
       uint64_t next = bytes + d.event.size();
-      if (n == limits_.max_records || ArrayBodyBytes(next, n + 1) > limits_.max_body_bytes) {
+      if (n == limits_.max_records || ArrayBodyBytes(next, n + 1) > limits_.max_body_bytes ||
+          (limits_.max_time_span_ms > 0 && !span.Fits(d.event, limits_))) {
         full = true;
         break;
       }

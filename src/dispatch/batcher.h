@@ -24,6 +24,11 @@ struct BatchLimits {
   uint64_t max_body_bytes = 1ull << 20;
   uint32_t max_records = 5000;
   TimeMs linger_ms = 5;
+  // The records of one batch lie within this span of their `time_field`
+  // (RecordTime); records without a readable time do not constrain it.
+  // 0 = no limit.
+  TimeMs max_time_span_ms = 0;
+  std::string time_field;
 };
 
 // The limits that apply: the tighter of the destination's and ours.
@@ -45,7 +50,8 @@ class Batcher {
   // a full batch is always ready; a partial one once its oldest delivery has
   // been due for linger_ms, or always when `flush`.
   // A single delivery too large for any request comes back alone in
-  // `oversized` instead (it can only go to `dead`).
+  // `oversized` instead (it can only go to `dead`). A batch that reached
+  // max_time_span_ms is full: it goes at once, the rest waits for the next.
   std::vector<Delivery> Next(TimeMs now, bool flush, std::vector<Delivery>* oversized);
 
   // Everything queued, in no particular order (the batcher is left empty).

@@ -22,6 +22,10 @@ struct Dispatcher::Lane {
   absl::flat_hash_set<std::pair<TimeMs, uint64_t>> held;
   uint32_t in_flight = 0;
   bool notice = false;  // a notice lane (see kNoticeLaneBit)
+  // Nothing is scanned or sent before this time: the destination's pacing
+  // or the backoff after failed commits.
+  TimeMs paused_until = 0;
+  uint32_t commit_failures = 0;  // consecutive
 };
 
 struct Dispatcher::Flight {
@@ -174,7 +178,7 @@ void Dispatcher::PumpOnce(TimeMs now) {
   for (uint64_t id : ids) {
     if (in_flight_ >= options_.max_in_flight) break;
     Lane* lane = FindLane(id);
-    if (lane == nullptr || !lane->Delivers()) continue;
+    if (lane == nullptr || !lane->Delivers() || lane->paused_until > now) continue;
     Fill(*lane, now);
     SendReady(*lane, now);
   }
@@ -208,6 +212,15 @@ void Dispatcher::SendReady(Lane& lane, TimeMs now) {
     std::vector<Delivery> batch = lane.batcher.Next(now, /*flush=*/false, &oversized);
     if (!oversized.empty()) BuryOversized(lane, std::move(oversized), now);
     if (batch.empty()) break;
+    uint64_t bytes = 0;
+    for (const Delivery& d : batch) bytes += d.event.size();
+    if (std::optional<TimeMs> wait =
+            lane.destination->PaceDelay(ArrayBodyBytes(bytes, batch.size()), now)) {
+      lane.paused_until = now + std::max<TimeMs>(*wait, 1);
+      lane.batcher.AddFront(std::move(batch));
+      counters_.paced.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
     Send(lane, std::move(batch), now);
   }
 }
@@ -416,11 +429,25 @@ void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
   }
   counters_.held_bytes.store(held_bytes_, std::memory_order_relaxed);
   if (!status.ok()) {
-    // The store still holds the deliveries under their old keys: rescan.
+    // The store still holds the deliveries under their old keys: rescan,
+    // after a backoff.
     counters_.commit_errors.fetch_add(1, std::memory_order_relaxed);
+    TimeMs backoff = 0;
+    if (lane != nullptr) {
+      backoff = options_.commit_backoff_ms;
+      for (uint32_t i = 0; i < lane->commit_failures && backoff < options_.commit_backoff_max_ms;
+           ++i) {
+        backoff *= 2;
+      }
+      backoff = std::min(backoff, options_.commit_backoff_max_ms);
+      ++lane->commit_failures;
+      lane->paused_until = std::max(lane->paused_until, clock_->NowMs() + backoff);
+      store_->ResetCursor(lane_id);
+    }
     Log(LogLevel::kError, "commit failed; deliveries stay queued",
-        {{"integration", lane_id}, {"error", status.ToString()}});
-    if (lane != nullptr) store_->ResetCursor(lane_id);
+        {{"integration", lane_id}, {"error", status.ToString()}, {"retry_in_ms", backoff}});
+  } else if (lane != nullptr) {
+    lane->commit_failures = 0;
   }
   MaybeDrained(IntegrationOfLane(lane_id));
   Pump();
@@ -433,7 +460,9 @@ TimeMs Dispatcher::NextWakeMs() const {
   for (const auto& [id, lane] : lanes_) {
     if (!lane->Delivers() || lane->in_flight >= options_.max_in_flight_per_integration)
       continue;
-    wake = std::min({wake, store_->NextDue(id), lane->batcher.ReadyAt()});
+    TimeMs lane_wake = std::min(store_->NextDue(id), lane->batcher.ReadyAt());
+    if (lane_wake != kNoDue) lane_wake = std::max(lane_wake, lane->paused_until);
+    wake = std::min(wake, lane_wake);
   }
   return wake;
 }

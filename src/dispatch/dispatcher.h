@@ -39,6 +39,12 @@ struct DispatcherOptions {
   uint32_t max_in_flight_per_integration = 16;  // one slow destination can't take all
   uint64_t max_held_bytes = 256ull << 20;       // deliveries held in memory, all
   uint32_t scan_chunk = 4096;                   // deliveries per store scan
+  // After a failed commit (disk full, I/O error) the lane waits before it
+  // rescans and resends: first this long, doubling per consecutive failure
+  // up to commit_backoff_max_ms. Without it a store that cannot write would
+  // have the same records sent again as fast as the receiver answers.
+  TimeMs commit_backoff_ms = 1'000;
+  TimeMs commit_backoff_max_ms = 60'000;
   BatchLimits batch;                            // tightened by each destination
 };
 
@@ -66,6 +72,7 @@ struct DispatcherCounters {
   std::atomic<uint64_t> delivered{0}, retried{0}, dead{0}, bisected{0}, broken{0};
   std::atomic<uint64_t> in_flight{0}, peak_in_flight{0}, held_bytes{0};
   std::atomic<uint64_t> commit_errors{0};
+  std::atomic<uint64_t> paced{0};  // requests held back by a destination's pacing
 };
 
 class Dispatcher {

@@ -339,6 +339,11 @@ std::string ServiceImpl::Metrics() {
           d.bisected.load());
   counter("outboxd_integrations_broken_total", "Integrations disabled by the failure rule.",
           d.broken.load());
+  counter("outboxd_commit_errors_total",
+          "Answers whose outcome could not be written (the lane backs off and resends).",
+          d.commit_errors.load());
+  counter("outboxd_requests_paced_total",
+          "Requests held back to stay under a destination's rate limits.", d.paced.load());
   AppendMetricHeader("outboxd_requests_in_flight", "gauge", "Requests in flight.", &out);
   absl::StrAppend(&out, "outboxd_requests_in_flight ", d.in_flight.load(), "\n");
   AppendMetricHeader("outboxd_requests_in_flight_peak", "gauge", "Peak requests in flight.", &out);

@@ -123,6 +123,7 @@ TEST_F(SentinelDcrTest, Limits) {
   auto dest = Make();
   EXPECT_EQ(dest->limits().max_body_bytes, 999'000u);
   EXPECT_EQ(dest->limits().max_time_span_ms, 30 * kMinuteMs);
+  EXPECT_EQ(dest->limits().time_field, "occurred_at");  // the config's default
   SentinelDcrOptions options;
   options.transport = &transport_;
   options.max_body_bytes = 5000;
@@ -346,6 +347,37 @@ TEST_F(SentinelDcrTest, PaceDelayUsesTheRulesLimits) {
   auto dest = Make();
   for (int i = 0; i < 1200; ++i) ASSERT_FALSE(dest->PaceDelay(1000, kNow).has_value());
   EXPECT_TRUE(dest->PaceDelay(1000, kNow).has_value());
+}
+
+// Azure's limits are per rule: integrations sending to one rule (any
+// stream) share its allowance; another rule has its own.
+TEST_F(SentinelDcrTest, IntegrationsOfOneRuleShareItsPacing) {
+  RatePacers pacers;
+  auto make = [&](uint64_t id, const std::string& rule, const std::string& stream) {
+    IntegrationConfig c = DcrConfig();
+    c.id = id;
+    c.dcr_immutable_id = rule;
+    c.stream = stream;
+    SentinelDcrOptions options;
+    options.transport = &transport_;
+    options.clock = &clock_;
+    options.pacers = &pacers;
+    return SentinelDcrDestination::Create(c, options).value();
+  };
+  auto a = make(1, "dcr-a", "Custom-One_CL");
+  auto b = make(2, "dcr-a", "Custom-Two_CL");
+  auto other = make(3, "dcr-b", "Custom-One_CL");
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_FALSE(a->PaceDelay(1000, kNow).has_value());
+    ASSERT_FALSE(b->PaceDelay(1000, kNow).has_value());
+  }
+  EXPECT_TRUE(a->PaceDelay(1000, kNow).has_value());
+  EXPECT_TRUE(b->PaceDelay(1000, kNow).has_value());
+  EXPECT_FALSE(other->PaceDelay(1000, kNow).has_value());
+  // Rebuilt (a reconfigured integration), it keeps the rule's history.
+  a.reset();
+  auto again = make(1, "dcr-a", "Custom-One_CL");
+  EXPECT_TRUE(again->PaceDelay(1000, kNow).has_value());
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 // loopback (port 0), outboxctl runs as a process per command, and the tests
 // check its output, its exit codes and what reached the fake.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -12,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "fakes/process.h"
@@ -35,6 +41,8 @@ using ::testing::StartsWith;
 constexpr char kWorkspace[] = "0b9c3c2e-54f5-4f2e-9a39-0d8d7a6f1c11";
 // printf 'secret-key-1234567890' | base64
 constexpr char kKey[] = "c2VjcmV0LWtleS0xMjM0NTY3ODkw";
+constexpr char kDcrClient[] = "3f2d1c0b-1111-4222-8333-944455556666";
+constexpr char kDcrSecret[] = "ctl-test-client-secret";
 constexpr char kAdminToken[] = "ctl-test-admin-token";
 constexpr char kIngestToken[] = "ctl-test-ingest-token";
 
@@ -71,7 +79,8 @@ class CtlTest : public ::testing::Test {
     records_path_ = dir_.Sub("records.ndjson");
     sentinel_ = ChildProcess::Start(
         {FAKE_SENTINEL_PATH, "--listen", "127.0.0.1:0", "--out", records_path_,
-         "--workspace", absl::StrCat(kWorkspace, "=", kKey)},
+         "--workspace", absl::StrCat(kWorkspace, "=", kKey), "--dcr-client",
+         absl::StrCat(kDcrClient, "=", kDcrSecret)},
         dir_.Sub("sentinel.log"));
     ASSERT_NE(sentinel_, nullptr);
     sentinel_port_ = sentinel_->WaitForListening();
@@ -109,6 +118,40 @@ class CtlTest : public ::testing::Test {
         R"({"company_id":1,"name":")", name, R"(","kind":"sentinel","workspace_id":")",
         kWorkspace, R"(","primary_key":")", kKey, R"(","endpoint":"http://127.0.0.1:)",
         sentinel_port_, R"(","events":{"system":true,"hits":true}})");
+  }
+
+  // A Logs Ingestion API integration whose token authority and ingestion
+  // endpoint are the fake.
+  std::string DcrIntegrationJson() const {
+    const std::string fake = absl::StrCat("http://127.0.0.1:", sentinel_port_);
+    return absl::StrCat(
+        R"({"company_id":1,"name":"dcr","kind":"sentinel_dcr","tenant_id":"contoso.onmicrosoft.com",)",
+        R"("client_id":")", kDcrClient, R"(","client_secret":")", kDcrSecret,
+        R"(","authority":")", fake, R"(","dce_endpoint":")", fake,
+        R"(","dcr_immutable_id":"dcr-00112233445566778899aabbccddeeff",)",
+        R"("stream":"Custom-Outboxd_CL","events":{"system":true,"hits":true}})");
+  }
+
+  // GET `path` from the fake (its /stats); the body, or "" on any error.
+  std::string FakeGet(const std::string& path) const {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return "";
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(sentinel_port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string answer;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      const std::string request =
+          absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+        char buf[4096];
+        for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, n);
+      }
+    }
+    close(fd);
+    const size_t body = answer.find("\r\n\r\n");
+    return body == std::string::npos ? "" : answer.substr(body + 4);
   }
 
   // Adds the integration; its id.
@@ -235,6 +278,40 @@ TEST_F(CtlTest, SendDeliversEveryRecord) {
   ProcessResult piped = Ctl({"send", "-", "--json"}, Events(3));
   ASSERT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_THAT(piped.out, StartsWith(R"({"accepted":3,"deliveries":3,"requests":1,)"));
+}
+
+// sentinel_dcr end to end: Test integration fetches a token and gets the
+// fake's 204; events whose times span four hours are sent in calls of at
+// most 30 minutes each (the batcher splits before sending, so the fake never
+// has to refuse a call), and every one arrives.
+TEST_F(CtlTest, LogsIngestionIntegrationTestsAndDeliversWithinTheTimeSpan) {
+  ProcessResult test = Ctl({"integrations", "test", "--json", DcrIntegrationJson()});
+  EXPECT_EQ(test.exit_code, 0) << test.err;
+  EXPECT_THAT(test.out, StartsWith("test ok: HTTP 204 in "));
+  ProcessResult add = Ctl({"integrations", "add", "-q", "--json", DcrIntegrationJson()});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  std::string events;
+  constexpr int kEvents = 480;
+  for (int i = 0; i < kEvents; ++i) {
+    // Minute i % 240 of the day: every batch of consecutive events spans hours.
+    events += absl::StrCat(R"({"id":"dcr-)", i,
+                           R"(","company_id":1,"event_type":"user_created","occurred_at":)",
+                           absl::StrFormat(R"("2026-11-27T%02d:%02d:00Z")", (i % 240) / 60,
+                                           i % 60),
+                           R"(,"user":"u)", i, "\"}\n");
+  }
+  ProcessResult sent = Ctl({"send", "-"}, events);
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_TRUE(Eventually([&] { return Records().size() >= kEvents + 1; }))
+      << Records().size() << " records arrived";
+  EXPECT_EQ(Records().size(), kEvents + 1u);  // and the test record
+  for (const std::string& r : Records()) {
+    EXPECT_THAT(r, HasSubstr(R"("log_type":"Custom-Outboxd_CL")"));
+  }
+  const std::string stats = FakeGet("/stats");
+  EXPECT_THAT(stats, HasSubstr(R"("204":)")) << stats;
+  EXPECT_THAT(stats, Not(HasSubstr(R"("400")"))) << "a call was refused: " << stats;
+  EXPECT_THAT(stats, Not(HasSubstr(R"("413")"))) << stats;
 }
 
 TEST_F(CtlTest, BadLineIsReportedWithItsLineInTheFile) {

@@ -74,6 +74,45 @@ TEST(BatcherTest, SeparatesLogTypesAndPutsBisectedHalvesFirst) {
   EXPECT_EQ(b.size(), 0u);
 }
 
+Delivery Timed(uint64_t seq, const std::string& time) {
+  Delivery d = D(seq, 0);
+  d.event = time.empty() ? R"({"x":1})" : R"({"at":")" + time + R"("})";
+  return d;
+}
+
+TEST(BatcherTest, CutsABatchWhereItsTimeSpanWouldPassTheLimit) {
+  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 1000,
+             .max_time_span_ms = 30 * kMinuteMs, .time_field = "at"});
+  std::vector<Delivery> oversized;
+  b.Add(Timed(1, "2026-11-28T10:00:00Z"));
+  b.Add(Timed(2, "2026-11-28T10:30:00Z"));  // exactly 30 min: fits
+  b.Add(Timed(3, ""));                      // no time: fits anywhere
+  b.Add(Timed(4, "2026-11-28T09:59:59.999Z"));
+  b.Add(Timed(5, "2026-11-28T10:10:00Z"));
+  // A batch cut by its span is full: it goes before the linger.
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_TRUE(b.Next(0, false, &oversized).empty()) << "the rest lingers";
+  EXPECT_EQ(Seqs(b.Next(0, true, &oversized)), (std::vector<uint64_t>{4, 5}));
+  EXPECT_TRUE(oversized.empty());
+}
+
+TEST(BatcherTest, NoTimeSpanLimitMeansTimesAreNotRead) {
+  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 0});
+  std::vector<Delivery> oversized;
+  b.Add(Timed(1, "2020-01-01T00:00:00Z"));
+  b.Add(Timed(2, "2026-01-01T00:00:00Z"));
+  EXPECT_EQ(b.Next(0, false, &oversized).size(), 2u);
+}
+
+TEST(BatcherTest, EffectiveLimitsTakeTheDestinationsTimeSpan) {
+  DestinationLimits dest;
+  dest.max_time_span_ms = 30 * kMinuteMs;
+  dest.time_field = "occurred_at";
+  BatchLimits out = EffectiveLimits(dest, BatchLimits{});
+  EXPECT_EQ(out.max_time_span_ms, 30 * kMinuteMs);
+  EXPECT_EQ(out.time_field, "occurred_at");
+}
+
 TEST(BatcherTest, DrainReturnsEverything) {
   Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 1000});
   b.Add(D(1, 0));

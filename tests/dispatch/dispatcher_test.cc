@@ -36,6 +36,26 @@ class TestHooks final : public DispatcherHooks {
   std::vector<uint64_t> drained;
 };
 
+// Applies inline, or fails every commit while `fail` is set (a store that
+// cannot write: disk full, I/O error).
+class SwitchableCommitter final : public Committer {
+ public:
+  explicit SwitchableCommitter(OutboxStore* store) : inline_(store) {}
+  void Commit(Changes changes, Done done) override {
+    if (fail) {
+      ++failed;
+      done(absl::UnavailableError("injected: no space left on device"));
+      return;
+    }
+    inline_.Commit(std::move(changes), std::move(done));
+  }
+  bool fail = false;
+  int failed = 0;
+
+ private:
+  InlineCommitter inline_;
+};
+
 HttpResponse Answer500() { return ScriptedTransport::Status(500); }
 HttpResponse Answer200() { return ScriptedTransport::Status(200); }
 
@@ -58,11 +78,11 @@ class DispatcherTest : public ::testing::Test {
   void Start(std::vector<IntegrationConfig> configs = {}) {
     if (configs.empty()) configs = {Config(kA), Config(kB)};
     transport_ = std::make_unique<ScriptedTransport>();
-    committer_ = std::make_unique<InlineCommitter>(store_.get());
+    committer_ = std::make_unique<SwitchableCommitter>(store_.get());
     dispatcher_ = std::make_unique<Dispatcher>(
         store_.get(), transport_.get(), &clock_,
         [this](const IntegrationConfig& c) -> absl::StatusOr<std::unique_ptr<Destination>> {
-          return std::make_unique<TestDestination>(IntegrationOfLane(c.id), limits_);
+          return std::make_unique<TestDestination>(IntegrationOfLane(c.id), limits_, pace_);
         },
         &hooks_, committer_.get(), options_);
     ASSERT_TRUE(dispatcher_->Start().ok());
@@ -121,10 +141,11 @@ class DispatcherTest : public ::testing::Test {
   FakeClock clock_{1'800'000'000'000};
   DispatcherOptions options_;
   DestinationLimits limits_;
+  TestDestination::Pace pace_;
   TestHooks hooks_;
   std::unique_ptr<OutboxStore> store_;
   std::unique_ptr<ScriptedTransport> transport_;
-  std::unique_ptr<InlineCommitter> committer_;
+  std::unique_ptr<SwitchableCommitter> committer_;
   std::unique_ptr<Dispatcher> dispatcher_;
   int next_event_ = 0;
 };
@@ -166,6 +187,101 @@ TEST_F(DispatcherTest, BatchesRespectRecordAndByteLimits) {
   dispatcher_->Pump();
   ASSERT_EQ(transport_->pending().size(), 3u);  // 4 + 4 + 2
   for (auto& p : transport_->pending()) EXPECT_LE(p.request.body.size(), 4 * 40u);
+}
+
+// The Logs Ingestion API refuses a call whose records lie more than 30
+// minutes apart: the batcher cuts the batch where the span would be passed.
+TEST_F(DispatcherTest, BatchesStayWithinTheDestinationsTimeSpan) {
+  limits_.max_time_span_ms = 30 * kMinuteMs;
+  limits_.time_field = "occurred_at";
+  Start();
+  // Times: 10:00, 10:20, 10:30 (span 30 min: still one batch), 10:31, then
+  // one without a time (no constraint), then 09:59 (span from 10:31 is 32).
+  for (const char* t : {"10:00", "10:20", "10:30", "10:31"}) {
+    Enqueue(kA, 1, "new_hits", absl::StrCat(R"(,"occurred_at":"2026-11-28T)", t, R"(:00Z")"));
+  }
+  Enqueue(kA, 1);
+  Enqueue(kA, 1, "new_hits", R"(,"occurred_at":"2026-11-28T09:59:00Z")");
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->pending().size(), 3u);
+  std::vector<std::string> bodies;
+  for (auto& p : transport_->pending()) bodies.push_back(p.request.body);
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_TRUE(absl::StartsWith(bodies[0], R"([{"id":"e0")")) << bodies[0];
+  EXPECT_TRUE(absl::StrContains(bodies[0], "10:30:00Z\"}]")) << bodies[0];
+  EXPECT_TRUE(absl::StartsWith(bodies[1], R"([{"id":"e3")")) << bodies[1];
+  EXPECT_TRUE(absl::StrContains(bodies[1], R"({"id":"e4","event_type":"hit"}])")) << bodies[1];
+  EXPECT_TRUE(absl::StartsWith(bodies[2], R"([{"id":"e5")")) << bodies[2];
+}
+
+// A pacing destination holds the lane: nothing is sent before the delay it
+// asked for, then the held batch goes first.
+TEST_F(DispatcherTest, PacingHoldsTheLaneForTheDelayTheDestinationAsks) {
+  options_.batch.max_records = 2;
+  std::vector<TimeMs> asked;
+  int allowance = 1;  // requests the destination lets through now
+  pace_ = [&](uint64_t body_bytes, TimeMs now) -> std::optional<TimeMs> {
+    EXPECT_GT(body_bytes, 2u);
+    asked.push_back(now);
+    if (allowance > 0) {
+      --allowance;
+      return std::nullopt;
+    }
+    return 250;
+  };
+  Start();
+  Enqueue(kA, 4);
+  const TimeMs t0 = clock_.NowMs();
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->sent().size(), 1u);
+  EXPECT_EQ(dispatcher_->counters().paced.load(), 1u);
+  transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+  EXPECT_EQ(transport_->sent().size(), 1u) << "sent while paced";
+  EXPECT_EQ(dispatcher_->NextWakeMs(), t0 + 250);
+  clock_.Advance(249);
+  dispatcher_->Pump();
+  EXPECT_EQ(transport_->sent().size(), 1u);
+  allowance = 1;
+  clock_.Advance(1);
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->sent().size(), 2u);
+  EXPECT_TRUE(absl::StartsWith(transport_->sent()[1].body, R"([{"id":"e2")"));
+  // The other integration was never held.
+  Enqueue(kB, 1);
+  allowance = 1;
+  dispatcher_->Pump();
+  EXPECT_EQ(transport_->sent().size(), 3u);
+}
+
+// An answer that cannot be committed leaves the deliveries queued; the lane
+// resends them only after a backoff that doubles while commits keep failing.
+TEST_F(DispatcherTest, FailedCommitsBackOffBeforeResending) {
+  options_.commit_backoff_ms = 1'000;
+  options_.commit_backoff_max_ms = 4'000;
+  Start();
+  Enqueue(kA, 3);
+  committer_->fail = true;
+  dispatcher_->Pump();
+  std::vector<TimeMs> sent_at;
+  for (int round = 0; round < 5; ++round) {
+    ASSERT_EQ(transport_->pending().size(), 1u) << "round " << round;
+    sent_at.push_back(clock_.NowMs());
+    transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+    EXPECT_EQ(transport_->pending().size(), 0u) << "resent without a backoff";
+    AdvanceAndPump();
+  }
+  EXPECT_EQ(committer_->failed, 5);
+  EXPECT_EQ(dispatcher_->counters().commit_errors.load(), 5u);
+  std::vector<TimeMs> gaps;
+  for (size_t i = 1; i < sent_at.size(); ++i) gaps.push_back(sent_at[i] - sent_at[i - 1]);
+  EXPECT_EQ(gaps, (std::vector<TimeMs>{1'000, 2'000, 4'000, 4'000}));
+  // The store heals: the next answer commits and the backoff starts over.
+  committer_->fail = false;
+  transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+  EXPECT_EQ(store_->QueuedCount(kA), 0u);
+  Enqueue(kA, 1);
+  dispatcher_->Pump();
+  EXPECT_EQ(transport_->pending().size(), 1u);
 }
 
 TEST_F(DispatcherTest, LingersForAPartialBatch) {

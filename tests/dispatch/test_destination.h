@@ -4,7 +4,10 @@
 // rejects records, 2xx delivers, anything else retries, Retry-After honoured).
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,8 +20,13 @@ namespace outboxd {
 
 class TestDestination final : public Destination {
  public:
-  explicit TestDestination(uint64_t id, DestinationLimits limits = {})
-      : id_(id), limits_(limits) {}
+  // `pace` (optional) answers PaceDelay.
+  using Pace = std::function<std::optional<TimeMs>(uint64_t body_bytes, TimeMs now)>;
+  explicit TestDestination(uint64_t id, DestinationLimits limits = {}, Pace pace = nullptr)
+      : id_(id), limits_(limits), pace_(std::move(pace)) {}
+  std::optional<TimeMs> PaceDelay(uint64_t body_bytes, TimeMs now) override {
+    return pace_ ? pace_(body_bytes, now) : std::nullopt;
+  }
   DestinationLimits limits() const override { return limits_; }
   void BuildRequest(const BatchView& batch, TimeMs now,
                     std::function<void(absl::StatusOr<HttpRequest>)> done) override {
@@ -56,6 +64,7 @@ class TestDestination final : public Destination {
  private:
   uint64_t id_;
   DestinationLimits limits_;
+  Pace pace_;
 };
 
 }  // namespace outboxd
