@@ -221,6 +221,7 @@ int RunDaemon(const DaemonOptions& given) {
   transport_options.verify_tls = !o.insecure_skip_tls_verify;
   transport_options.max_host_connections = o.max_host_connections;
   transport_options.resolve = o.resolve;
+  transport_options.connect_to = o.connect_to;
   auto transport_or = CurlTransport::Create(loop, clock, transport_options);
   if (!transport_or.ok()) return fail("cannot start the transport", transport_or.status());
   std::unique_ptr<CurlTransport> transport = std::move(*transport_or);

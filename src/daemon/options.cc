@@ -126,6 +126,14 @@ const std::vector<OptionSpec>& Specs() {
          return absl::OkStatus();
        },
        [](const DaemonOptions&) { return std::string(); }},
+      {"connect-to", nullptr, "HOST:PORT:ADDR:PORT",
+       "Send requests for HOST:PORT to ADDR:PORT; an empty HOST or PORT matches any "
+       "(repeatable; benchmarks).",
+       [](DaemonOptions& o, std::string_view v) {
+         o.connect_to.emplace_back(v);
+         return absl::OkStatus();
+       },
+       [](const DaemonOptions&) { return std::string(); }},
       {"log-level", "OUTBOXD_LOG_LEVEL", "LEVEL", "debug, info, warn or error.", STR_FIELD(log_level)},
       {"shutdown-grace", "OUTBOXD_SHUTDOWN_GRACE", "DURATION",
        "On SIGTERM, how long requests in flight may finish.", DURATION_FIELD(shutdown_grace_ms)},

@@ -35,6 +35,7 @@ struct DaemonOptions {
   TimeMs linger_ms = 5;
   long max_host_connections = 64;
   std::vector<std::string> resolve;
+  std::vector<std::string> connect_to;
   std::string log_level = "info";
   TimeMs shutdown_grace_ms = 10 * kSecondMs;
   bool help = false;

@@ -142,6 +142,7 @@ class CurlTransport::Impl : public std::enable_shared_from_this<Impl> {
   CURLM* multi_ = nullptr;
   CURLSH* share_ = nullptr;
   curl_slist* resolve_ = nullptr;
+  curl_slist* connect_to_ = nullptr;
   asio::steady_timer timer_;
   uint64_t timer_wait_ = 0;  // serial of the pending timer wait; 0 = none
   uint64_t next_serial_ = 1;
@@ -173,6 +174,12 @@ absl::Status CurlTransport::Impl::Init() {
       return absl::InvalidArgumentError(absl::StrCat("bad resolve entry: ", entry));
     }
     resolve_ = curl_slist_append(resolve_, entry.c_str());
+  }
+  for (const std::string& entry : options_.connect_to) {
+    if (entry.empty() || HasLineBreak(entry)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad connect-to entry: ", entry));
+    }
+    connect_to_ = curl_slist_append(connect_to_, entry.c_str());
   }
   long pipelining = options_.http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING;
   for (absl::Status s : {
@@ -217,6 +224,9 @@ absl::Status CurlTransport::Impl::ApplyCommonOptions(CURL* easy) {
   if (!options_.ca_file.empty()) {
     if (auto s = SetOpt(easy, CURLOPT_CAINFO, options_.ca_file.c_str()); !s.ok())
       return s;
+  }
+  if (connect_to_ != nullptr) {
+    if (auto s = SetOpt(easy, CURLOPT_CONNECT_TO, connect_to_); !s.ok()) return s;
   }
   if (resolve_ != nullptr) return SetOpt(easy, CURLOPT_RESOLVE, resolve_);
   return absl::OkStatus();
@@ -552,6 +562,8 @@ std::vector<Transport::Callback> CurlTransport::Impl::Shutdown() {
   share_ = nullptr;
   curl_slist_free_all(resolve_);
   resolve_ = nullptr;
+  curl_slist_free_all(connect_to_);
+  connect_to_ = nullptr;
   for (auto& [fd, watch] : watches_) watch->descriptor.release();
   watches_.clear();
   return pending;

@@ -49,6 +49,12 @@ struct TransportOptions {
   // CURLOPT_RESOLVE entries, "HOST:PORT:ADDRESS[,ADDRESS]...", e.g. to map
   // thousands of workspace host names to one test receiver.
   std::vector<std::string> resolve;
+  // CURLOPT_CONNECT_TO entries, "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT";
+  // an empty HOST or PORT matches any, so "::127.0.0.1:8443" sends every
+  // request to one receiver while the Host header, SNI and the certificate
+  // check keep the URL's name. Cheaper than thousands of resolve entries,
+  // which curl loads into its DNS cache again at every transfer.
+  std::vector<std::string> connect_to;
   std::string user_agent = "outboxd/0.1";
   // Response bodies are cut to this size (answers are small JSON errors).
   size_t max_response_body = 64 * 1024;

@@ -350,6 +350,24 @@ TEST_F(CurlTransportTest, ResolveOverridesMapWorkspaceHostsToTheReceiver) {
   EXPECT_EQ(other.status, 403);
 }
 
+TEST_F(CurlTransportTest, WildcardConnectToSendsEveryHostToTheReceiver) {
+  auto fake = StartFake();
+  ASSERT_NE(fake, nullptr);
+  TransportOptions options;
+  options.connect_to = {absl::StrCat("::127.0.0.1:", fake->port())};
+  auto transport = MakeTransport(options);
+  // Neither the name nor the port exists; the Host header keeps both.
+  const std::string url = absl::StrCat("http://", testing::kWorkspace,
+                                       ".ods.opinsights.test:9/api/logs?api-version=2016-04-01");
+  HttpResponse response = Fetch(io_, *transport, SignedPost(url, R"([{"id":"e1"}])"));
+  EXPECT_EQ(response.status, 200) << response.transport_error << response.body;
+  HttpResponse other =
+      Fetch(io_, *transport,
+            SignedPost(url, R"([{"id":"e1"}])", "create_user",
+                       "11111111-2222-3333-4444-555555555555", testing::kKey));
+  EXPECT_EQ(other.status, 403);
+}
+
 TEST_F(CurlTransportTest, ResponseBodyIsCapped) {
   auto fake = StartFake();
   ASSERT_NE(fake, nullptr);
