@@ -19,7 +19,7 @@ pkgs=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) pkgs+=(nginx-light gnuplot-nox) ;;
+    --bench) pkgs+=(nginx-light gnuplot-nox linux-perf) ;;  # TLS sink, charts, profiles
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;  # libFuzzer + sanitizer runtimes
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
