@@ -42,7 +42,7 @@ struct HttpServer::State {
   net::executor_work_guard<net::io_context::executor_type> work;
   std::atomic<bool> stopping{false};
 
-  api_internal::Mutex mu;
+  Mutex mu;
   int in_flight ABSL_GUARDED_BY(mu) = 0;  // requests read, response not yet written
   absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(mu);
   bool accepting_responses ABSL_GUARDED_BY(mu) = true;  // false once the threads stop
@@ -94,7 +94,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       : state_(std::move(state)), stream_(std::move(socket)) {}
 
   ~Session() {
-    api_internal::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     state_->sessions.erase(this);
   }
 
@@ -120,7 +120,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
  private:
   void Begin() {
     {
-      api_internal::MutexLock lock(&state_->mu);
+      MutexLock lock(&state_->mu);
       state_->sessions[this] = weak_from_this();
     }
     ReadHeader();
@@ -204,14 +204,14 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void BeginRequest() {
     busy_ = true;
     responded_ = false;
-    api_internal::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     ++state_->in_flight;
   }
 
   // Hands the response to the strand, unless the server has stopped.
   Responder MakeResponder() {
     return [self = shared_from_this()](Response response) {
-      api_internal::MutexLock lock(&self->state_->mu);
+      MutexLock lock(&self->state_->mu);
       if (!self->state_->accepting_responses) return;
       net::post(self->stream_.get_executor(),
                 [self, response = std::move(response)]() mutable {
@@ -242,7 +242,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void OnWrite(bool close, beast::error_code ec, size_t) {
     busy_ = false;
     {
-      api_internal::MutexLock lock(&state_->mu);
+      MutexLock lock(&state_->mu);
       --state_->in_flight;
     }
     response_ = {};
@@ -380,7 +380,7 @@ HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
 void HttpServer::Stop(std::chrono::milliseconds grace) {
   {
-    api_internal::MutexLock lock(&stop_mu_);
+    MutexLock lock(&stop_mu_);
     if (stopped_) return;
     stopped_ = true;
   }
@@ -392,7 +392,7 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   auto for_each_session = [&state](void (Session::*fn)()) {
     std::vector<std::weak_ptr<Session>> sessions;
     {
-      api_internal::MutexLock lock(&state.mu);
+      MutexLock lock(&state.mu);
       for (const auto& [ptr, weak] : state.sessions) sessions.push_back(weak);
     }
     for (const std::weak_ptr<Session>& weak : sessions) {
@@ -401,7 +401,7 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   };
   for_each_session(&Session::CloseIfIdle);
   {
-    api_internal::MutexLock lock(&state.mu);
+    MutexLock lock(&state.mu);
     state.mu.AwaitWithTimeout([&state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                                   state.mu) { return state.in_flight == 0; },
                               grace);

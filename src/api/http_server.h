@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/http_types.h"
-#include "api/mutex.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd {
 
@@ -67,7 +67,7 @@ class HttpServer {
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
-  api_internal::Mutex stop_mu_;
+  Mutex stop_mu_;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
 };
 

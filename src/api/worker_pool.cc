@@ -13,7 +13,7 @@ WorkerPool::WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued)
 WorkerPool::~WorkerPool() { Stop(); }
 
 bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task) {
-  api_internal::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= max_queued_) return false;
   queue_.push_back(std::move(task));
   return true;
@@ -21,7 +21,7 @@ bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task) {
 
 void WorkerPool::Stop() {
   {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   for (std::thread& t : threads_) {
@@ -33,7 +33,7 @@ void WorkerPool::Run() {
   for (;;) {
     absl::AnyInvocable<void() &&> task;
     {
-      api_internal::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !queue_.empty();
       });

@@ -10,7 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "api/http_types.h"
-#include "api/mutex.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd {
 
@@ -34,7 +34,7 @@ class WorkerPool final : public Executor {
   void Run();
 
   const size_t max_queued_;
-  api_internal::Mutex mu_;
+  Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;

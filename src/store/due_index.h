@@ -19,7 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "outboxd/store.h"
 #include "store/keys.h"
-#include "store/mutex.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd::store_internal {
 

@@ -16,7 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "store/mutex.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd::store_internal {
 

@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "api/mutex.h"
+#include "outboxd/mutex.h"
 #include "api/service.h"
 
 namespace outboxd {
@@ -27,7 +27,7 @@ class FakeService final : public Service {
   }
 
   absl::StatusOr<IngestResult> Ingest(std::vector<ParsedEvent> events) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ++ingest_calls_entered_;
     mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !ingest_held_; });
     if (!ingest_status_.ok()) return ingest_status_;
@@ -37,13 +37,13 @@ class FakeService final : public Service {
   }
 
   absl::Status AddRequestCount(uint64_t company_id, uint64_t count, TimeMs at) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     request_counts_.push_back({company_id, count, at});
     return absl::OkStatus();
   }
 
   absl::StatusOr<IntegrationConfig> CreateIntegration(IntegrationConfig config) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     config.id = next_id_++;
     config.created_ms = config.updated_ms = 1'700'000'000'000;
     config.version = 1;
@@ -52,14 +52,14 @@ class FakeService final : public Service {
   }
 
   std::vector<IntegrationConfig> ListIntegrations() override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::vector<IntegrationConfig> out;
     for (const auto& [id, c] : integrations_) out.push_back(c);
     return out;
   }
 
   absl::StatusOr<IntegrationConfig> GetIntegration(uint64_t id) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = integrations_.find(id);
     if (it == integrations_.end())
       return absl::NotFoundError(absl::StrCat("no integration ", id));
@@ -68,7 +68,7 @@ class FakeService final : public Service {
 
   absl::StatusOr<IntegrationConfig> UpdateIntegration(
       uint64_t id, IntegrationConfig updated) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!update_status_.ok()) return update_status_;
     auto it = integrations_.find(id);
     if (it == integrations_.end())
@@ -82,14 +82,14 @@ class FakeService final : public Service {
   }
 
   absl::Status DeleteIntegration(uint64_t id) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (integrations_.erase(id) == 0)
       return absl::NotFoundError(absl::StrCat("no integration ", id));
     return absl::OkStatus();
   }
 
   absl::StatusOr<IntegrationConfig> SetEnabled(uint64_t id, bool enabled) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = integrations_.find(id);
     if (it == integrations_.end())
       return absl::NotFoundError(absl::StrCat("no integration ", id));
@@ -100,14 +100,14 @@ class FakeService final : public Service {
   // Answers from another thread, as a real destination's callback would.
   void TestIntegration(IntegrationConfig config,
                        std::function<void(absl::StatusOr<TestResult>)> done) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     tested_.push_back(config);
     absl::StatusOr<TestResult> result = test_result_;
     test_threads_.emplace_back([done = std::move(done), result] { done(result); });
   }
 
   absl::StatusOr<IntegrationStatsView> Stats(uint64_t id) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!integrations_.contains(id))
       return absl::NotFoundError(absl::StrCat("no integration ", id));
     return stats_;
@@ -115,7 +115,7 @@ class FakeService final : public Service {
 
   // Dead deliveries live in a per-integration list set by AddDead.
   absl::StatusOr<std::vector<DeadDelivery>> ListDead(uint64_t id, size_t limit) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!integrations_.contains(id))
       return absl::NotFoundError(absl::StrCat("no integration ", id));
     std::vector<DeadDelivery> out = dead_[id];
@@ -125,7 +125,7 @@ class FakeService final : public Service {
 
   absl::StatusOr<ReplayResult> ReplayDead(uint64_t id,
                                           std::vector<uint64_t> seqs) override {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!integrations_.contains(id))
       return absl::NotFoundError(absl::StrCat("no integration ", id));
     replay_calls_.push_back(seqs);
@@ -155,57 +155,57 @@ class FakeService final : public Service {
   };
 
   void SetIngestStatus(absl::Status s) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ingest_status_ = std::move(s);
   }
   void SetUpdateStatus(absl::Status s) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     update_status_ = std::move(s);
   }
   void HoldIngest(bool hold) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ingest_held_ = hold;
   }
   // Blocks until `n` Ingest calls have started.
   void AwaitIngestCalls(int n) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     mu_.Await([this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return ingest_calls_entered_ >= n;
     });
   }
   void SetTestResult(absl::StatusOr<TestResult> r) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     test_result_ = std::move(r);
   }
   void SetStats(IntegrationStatsView s) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stats_ = s;
   }
   void SetHealthy(bool healthy) { healthy_.store(healthy); }
   void AddDead(uint64_t id, DeadDelivery d) {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     dead_[id].push_back(std::move(d));
   }
   std::vector<std::vector<uint64_t>> replay_calls() {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return replay_calls_;
   }
 
   std::vector<ParsedEvent> events() {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return events_;
   }
   std::vector<Count> request_counts() {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return request_counts_;
   }
   std::vector<IntegrationConfig> tested() {
-    api_internal::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return tested_;
   }
 
  private:
-  api_internal::Mutex mu_;
+  Mutex mu_;
   std::map<uint64_t, IntegrationConfig> integrations_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<ParsedEvent> events_ ABSL_GUARDED_BY(mu_);

@@ -27,7 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "mutex.h"
+#include "outboxd/mutex.h"
 #include "outboxd/clock.h"
 
 namespace outboxd::fake_sentinel {

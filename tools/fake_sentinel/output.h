@@ -12,7 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "mutex.h"
+#include "outboxd/mutex.h"
 #include "outboxd/clock.h"
 
 namespace outboxd::fake_sentinel {

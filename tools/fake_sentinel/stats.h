@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "mutex.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd::fake_sentinel {
 

@@ -1,11 +1,17 @@
 // A std::mutex with Abseil's thread-safety annotations and absl::Mutex-like
-// waiting on a condition.
+// waiting on a condition (Await).
 //
 // Why not absl::Mutex: Debian's prebuilt abseil is not compiled for
 // ThreadSanitizer, so TSan cannot see absl::Mutex's happens-before edges and
 // reports false races on every field it guards. std::mutex and
-// std::condition_variable go through pthreads, which TSan intercepts.
-// (src/store does the same for the same reason.)
+// std::condition_variable go through pthreads, which TSan intercepts, so the
+// tsan suites stay meaningful.
+//
+// Example:
+//   Mutex mu;
+//   bool ready ABSL_GUARDED_BY(mu) = false;
+//   { MutexLock lock(&mu); ready = true; }          // wakes waiters on unlock
+//   { MutexLock lock(&mu); mu.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return ready; }); }
 #pragma once
 
 #include <chrono>
@@ -14,16 +20,18 @@
 
 #include "absl/base/thread_annotations.h"
 
-namespace outboxd::api_internal {
+namespace outboxd {
 
 class ABSL_LOCKABLE Mutex {
  public:
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  // Wakes every waiter to re-check its condition, as absl::Mutex does. The
+
+  // Wakes every waiter to re-check its condition, as absl::Mutex does (only
+  // when some thread waits: an uncontended unlock stays a plain unlock). The
   // notification comes before the unlock: a woken waiter may destroy this
   // Mutex as soon as it is free, so nothing touches it afterwards.
   void Unlock() ABSL_UNLOCK_FUNCTION() {
-    cv_.notify_all();
+    if (waiters_ > 0) cv_.notify_all();
     mu_.unlock();
   }
 
@@ -33,8 +41,10 @@ class ABSL_LOCKABLE Mutex {
   template <typename Fn>
   void Await(Fn done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-    cv_.notify_all();
+    if (waiters_ > 0) cv_.notify_all();
+    ++waiters_;
     cv_.wait(lock, done);
+    --waiters_;
     lock.release();
   }
 
@@ -43,8 +53,10 @@ class ABSL_LOCKABLE Mutex {
   bool AwaitWithTimeout(Fn done, std::chrono::nanoseconds timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-    cv_.notify_all();
+    if (waiters_ > 0) cv_.notify_all();
+    ++waiters_;
     const bool result = cv_.wait_for(lock, timeout, done);
+    --waiters_;
     lock.release();
     return result;
   }
@@ -52,13 +64,12 @@ class ABSL_LOCKABLE Mutex {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
+  int waiters_ = 0;  // guarded by mu_
 };
 
 class ABSL_SCOPED_LOCKABLE MutexLock {
  public:
-  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
-    mu_->Lock();
-  }
+  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
   ~MutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
@@ -67,4 +78,4 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
   Mutex* const mu_;
 };
 
-}  // namespace outboxd::api_internal
+}  // namespace outboxd
