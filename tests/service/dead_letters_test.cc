@@ -8,10 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "api/integration_record.h"
-#include "api/secret_box.h"
 #include "fakes/temp_dir.h"
 #include "service/registry.h"
+#include "service/service_fixture.h"
 #include "service/service_impl.h"
 
 namespace outboxd {
@@ -23,20 +22,12 @@ constexpr char kPrimaryKey[] = "b3V0Ym94ZC10ZXN0LXByaW1hcnkta2V5LTAxMjM0NTY3ODk=
 class DeadLettersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    box_ = std::make_unique<SecretBox>(*SecretBox::FromKey(std::string(32, 'k')));
-    StoreOptions o;
-    o.path = dir_.Sub("outbox");
-    o.sync = false;  // no crash here; fsyncs would only slow the cap test
-    auto store = OutboxStore::Open(o);
+    box_ = testing::TestSecretBox();
+    auto store = testing::OpenTestStore(dir_.Sub("outbox"), /*sync=*/false);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    registry_ = std::make_unique<Registry>(
-        store_.get(), &clock_,
-        RecordCodec{
-            [this](const IntegrationConfig& c) {
-              return EncodeIntegrationRecord(c, *box_);
-            },
-            [this](std::string_view r) { return DecodeIntegrationRecord(r, *box_); }});
+    registry_ = std::make_unique<Registry>(store_.get(), &clock_,
+                                           testing::TestRecordCodec(box_.get()));
     ASSERT_TRUE(registry_->Load().ok());
     // Dead letters touch neither the dispatcher loop nor the hourly report.
     service_ = std::make_unique<ServiceImpl>(store_.get(), registry_.get(), nullptr,

@@ -10,10 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/ingest_parser.h"
-#include "api/integration_record.h"
-#include "api/secret_box.h"
 #include "fakes/temp_dir.h"
 #include "service/registry.h"
+#include "service/service_fixture.h"
 #include "service/service_impl.h"
 
 namespace outboxd {
@@ -26,17 +25,13 @@ constexpr size_t kEventBytes = 8 << 10;  // 300 x 8 KiB: 2.4 MB, over the quota
 class DiskQuotaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    box_ = std::make_unique<SecretBox>(*SecretBox::FromKey(std::string(32, 'k')));
-    StoreOptions o;
-    o.path = dir_.Sub("outbox");
-    o.sync = false;  // no crash here; the WAL is written all the same
-    auto store = OutboxStore::Open(o);
+    box_ = testing::TestSecretBox();
+    // No crash here: sync off; the WAL is written all the same.
+    auto store = testing::OpenTestStore(dir_.Sub("outbox"), /*sync=*/false);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    registry_ = std::make_unique<Registry>(
-        store_.get(), &clock_,
-        RecordCodec{[this](const IntegrationConfig& c) { return EncodeIntegrationRecord(c, *box_); },
-                    [this](std::string_view r) { return DecodeIntegrationRecord(r, *box_); }});
+    registry_ = std::make_unique<Registry>(store_.get(), &clock_,
+                                           testing::TestRecordCodec(box_.get()));
     ASSERT_TRUE(registry_->Load().ok());
     ServiceOptions options;
     options.disk_quota_bytes = kQuota;

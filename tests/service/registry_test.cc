@@ -1,6 +1,7 @@
 // The registry's routing and state changes, the notices they cause, the
 // hourly report, and secrets at rest — over a real store in a temp dir.
 #include "service/registry.h"
+#include "service/service_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +10,6 @@
 #include <iterator>
 
 #include "absl/strings/match.h"
-#include "api/integration_record.h"
-#include "api/secret_box.h"
 #include "fakes/temp_dir.h"
 #include "outboxd/signer.h"
 #include "service/hourly_report.h"
@@ -25,19 +24,15 @@ constexpr char kPrimaryKey[] = "b3V0Ym94ZC10ZXN0LXByaW1hcnkta2V5LTAxMjM0NTY3ODk=
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    box_ = std::make_unique<SecretBox>(*SecretBox::FromKey(std::string(32, 'k')));
+    box_ = testing::TestSecretBox();
     Open();
   }
   void Open() {
-    StoreOptions o;
-    o.path = dir_.Sub("outbox");
-    auto store = OutboxStore::Open(o);
+    auto store = testing::OpenTestStore(dir_.Sub("outbox"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    registry_ = std::make_unique<Registry>(
-        store_.get(), &clock_,
-        RecordCodec{[this](const IntegrationConfig& c) { return EncodeIntegrationRecord(c, *box_); },
-                    [this](std::string_view r) { return DecodeIntegrationRecord(r, *box_); }});
+    registry_ = std::make_unique<Registry>(store_.get(), &clock_,
+                                           testing::TestRecordCodec(box_.get()));
     ASSERT_TRUE(registry_->Load().ok());
     registry_->SetListener({[this](const IntegrationConfig& c) { changed_.push_back(c); },
                             [this](uint64_t id) { removed_.push_back(id); }});
