@@ -5,9 +5,14 @@
 #include <cstdio>
 
 #include "absl/status/status.h"
+#include "civil_date.h"
 
 namespace outboxd {
 namespace {
+
+using core_internal::CivilDate;
+using core_internal::CivilFromDays;
+using core_internal::DaysFromCivil;
 
 constexpr int64_t kDayMs = 24 * kHourMs;
 // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z.
@@ -19,35 +24,6 @@ bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 int DaysInMonth(int64_t y, int m) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-// days_from_civil).
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-struct Civil {
-  int64_t year;
-  int month;
-  int day;
-};
-
-Civil CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  return {yoe + era * 400 + (month <= 2), month, day};
 }
 
 // Reads exactly `n` digits at `*pos`.
@@ -136,7 +112,7 @@ std::string FormatRfc3339(TimeMs t) {
     rem += kDayMs;
     --days;
   }
-  const Civil c = CivilFromDays(days);
+  const CivilDate c = CivilFromDays(days);
   const int64_t secs = rem / kSecondMs;
   char buf[96];  // roomy: GCC cannot see the clamped ranges
   std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ",
