@@ -20,6 +20,7 @@ ROWS = [
     ("throughput", "peak_rss_mib", "outboxd peak RSS", "MiB"),
     ("throughput", "records_per_post", "records per POST to the sink", ""),
     ("throughput", "ingest_request_ms_p99", "ingest request p99 (202 round trip)", "ms"),
+    ("throughput", "loadavg_before", "load average before the run (shared machine)", ""),
     ("verify", "target_rate", "verify: offered rate (half the max)", "events/s"),
     ("verify", "e2e_events_per_s", "verify: end to end, fake_sentinel verifying", "events/s"),
     ("verify", "latency_ms_p50", "verify: 202 -> arrival p50", "ms"),
@@ -30,6 +31,9 @@ ROWS = [
     ("concurrency", "peak_in_flight", "5,000 integrations: peak requests in flight", ""),
     ("concurrency", "sustained_in_flight_median", "5,000 integrations: sustained in flight "
      "(median, mid-run)", ""),
+    ("concurrency", "sink_peak_in_flight", "5,000 integrations: receiver's own peak in flight", ""),
+    ("concurrency", "failed_requests", "5,000 integrations: requests failed (TLS connect "
+     "timeouts), retried", ""),
     ("concurrency", "peak_rss_mib", "5,000 integrations: outboxd peak RSS", "MiB"),
     ("concurrency", "cpu_us_per_event", "5,000 integrations: outboxd CPU per event", "us"),
     ("concurrency", "sink_accepted_records", "5,000 integrations: records arrived", ""),
@@ -107,7 +111,9 @@ def write_markdown(args, info, out):
     lines = [
         "# outboxd end-to-end bench: latest results", "",
         f"Machine: {m['nproc']} vCPU ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}. "
-        "outboxd, the sink and the load generator share these cores.", "",
+        "outboxd, the sink and the load generator share these cores, and the VM is shared "
+        "(see the load average row). Method and analysis: "
+        "[docs/performance.md](../docs/performance.md).", "",
         "| measure | median | min | max | unit | runs |",
         "| --- | ---: | ---: | ---: | --- | ---: |",
     ]
@@ -179,11 +185,12 @@ def draw_charts(args, out):
     if "backlog" in docs:
         r = docs["backlog"]["runs"][0]
         arrows = "".join(f'set arrow from {t},graph 0 to {t},graph 1 nohead dt 2\n'
-                         f'set label "{name}" at {t},graph 0.95 offset 0.5,0\n'
-                         for name, t in r["phases"])
+                         f'set label "{name}" at {t},graph {0.95 - 0.07 * i} offset 0.5,0\n'
+                         for i, (name, t) in enumerate(r["phases"]))
         _gnuplot(HEAD + f'set output "{_path(args, "backlog_rss.png")}"\n'
                  f'set title "Backlog of {r["backlog"]:,}: outboxd RSS over time"\n'
-                 'set xlabel "s"\nset ylabel "RSS MiB"\nset yrange [0:*]\n' + arrows +
+                 'set xlabel "s"\nset ylabel "RSS MiB"\nset yrange [0:*]\n'
+                 'set key bottom right\n' + arrows +
                  'plot "@r@" using 1:2 with linespoints pt 7 ps 0.4 title "RSS"\n',
                  {"r": r["rss_series"]})
     if "soak" in docs:
@@ -193,8 +200,9 @@ def draw_charts(args, out):
                  'set title "Soak: one ScanDue of 1,000 deliveries vs deliveries removed so far"\n'
                  'set xlabel "deliveries enqueued, scanned and removed (millions)"\n'
                  'set ylabel "us per scan"\nset y2label "internal keys skipped per scan"\n'
-                 'set ytics nomirror\nset y2tics\nset yrange [0:*]\nset y2range [0:*]\n'
+                 'set ytics nomirror\nset y2tics\nset yrange [0:*]\n'
+                 f'set y2range [0:{1.5 * max(r[3] for r in rows) + 1:.0f}]\n'
                  'plot "@s@" using 1:2 with linespoints pt 7 ps 0.5 title "scan mean", '
                  '"" using 1:3 with lines title "scan p99", '
-                 '"" using 1:4 axes x1y2 with lines dt 2 title "skipped keys per scan"\n',
+                 '"" using 1:4 axes x1y2 with lines lw 2 dt 2 title "skipped keys per scan (right)"\n',
                  {"s": rows})

@@ -82,6 +82,8 @@ def parse_args():
                    help="extra outboxd option, e.g. --outboxd-arg=--linger=10ms (repeatable)")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench-release"))
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--report-only", action="store_true",
+                   help="no runs: redraw latest.md and the charts from the saved JSON")
     p.add_argument("--outboxd-binary", default="",
                    help="run this outboxd instead of the build dir's (A/B comparisons)")
     p.add_argument("--results", default=os.path.join(ROOT, "results"))
@@ -92,6 +94,8 @@ def parse_args():
                    help="profile outboxd in the throughput runs (report in results/)")
     args = p.parse_args()
     args.modes = [m for m in args.modes.split(",") if m]
+    if args.report_only:
+        args.modes, args.no_build = [], True
     for m in args.modes:
         if m not in MODES:
             p.error(f"unknown mode {m}")
