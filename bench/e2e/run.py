@@ -2,7 +2,7 @@
 """outboxd's end-to-end benchmark: one command, results in results/.
 
   tools/setup.sh --bench   # nginx-light, gnuplot-nox, linux-perf (run.py does it too)
-  bench/e2e/run.py                          # every mode, default sizes (~6 min here)
+  bench/e2e/run.py                          # every mode, default sizes (6-12 min here)
   bench/e2e/run.py --modes throughput --events 1000000 --runs 3
 
 Installs the bench packages, builds outboxd, tools/fake_sentinel,
@@ -73,6 +73,8 @@ def parse_args():
     p.add_argument("--integrations", type=int, default=5000)
     p.add_argument("--concurrency-events", type=int, default=50_000)
     p.add_argument("--concurrency-rate", type=float, default=5_000)
+    p.add_argument("--concurrency-timeout", type=float, default=300,
+                   help="seconds to wait for every record of the concurrency run")
     p.add_argument("--concurrency-per-integration", type=int, default=1,
                    help="outboxd --max-in-flight-per-integration in the concurrency run")
     p.add_argument("--backlog-events", type=int, default=1_000_000)
@@ -380,7 +382,15 @@ def concurrency_run(ctx):
                     m.get('outboxd_deliveries_total{outcome="delivered"}', 0) >=
                     a.concurrency_events)
 
-        procs.wait_for(drained, 900, "every record to arrive", interval=0.25)
+        # Bounded: a receiver on the same cores can fall behind on 5,000 TLS
+        # handshakes, and timed-out requests wait on the retry schedule. The
+        # result then says how many arrived instead of aborting the bench.
+        timed_out = False
+        try:
+            procs.wait_for(drained, a.concurrency_timeout, "every record to arrive",
+                           interval=0.25)
+        except TimeoutError:
+            timed_out = True
         e2e = time.monotonic() - t0
         rows = sampler.stop()
         m = ob.metrics()
@@ -393,6 +403,7 @@ def concurrency_run(ctx):
         return {
             "integrations": n,
             "events": a.concurrency_events,
+            "timed_out_waiting_s": a.concurrency_timeout if timed_out else None,
             "rate": a.concurrency_rate,
             "max_in_flight_per_integration": a.concurrency_per_integration,
             "create_integrations_s": round(create_s, 1),
