@@ -198,6 +198,8 @@ int RunDaemon(const DaemonOptions& given) {
 
   StoreOptions store_options;
   store_options.path = o.data_dir + "/outbox";
+  store_options.write_buffer_bytes = o.store_write_buffer_bytes;
+  store_options.block_cache_bytes = o.store_block_cache_bytes;
   auto store_or = OutboxStore::Open(store_options);
   if (!store_or.ok()) return fail("cannot open the outbox", store_or.status());
   std::unique_ptr<OutboxStore> store = std::move(*store_or);
@@ -228,6 +230,7 @@ int RunDaemon(const DaemonOptions& given) {
 
   DestinationOptions destination_options;
   destination_options.max_body_bytes = o.batch_max_bytes;
+  destination_options.request_timeout_ms = o.request_timeout_ms;
   // sentinel_dcr fetches Entra ID tokens through the loop's transport.
   destination_options.transport = transport.get();
   destination_options.clock = clock;

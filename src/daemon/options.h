@@ -26,6 +26,12 @@ struct DaemonOptions {
   TimeMs max_age_ms = 7 * 24 * kHourMs;
   uint64_t max_body_bytes = 16ull << 20;
   uint64_t disk_quota_bytes = 0;
+  // RocksDB memtable size of the outbox (and the free space RocksDB wants
+  // before it resumes writing after a full disk) and its block cache.
+  uint64_t store_write_buffer_bytes = 64ull << 20;
+  uint64_t store_block_cache_bytes = 64ull << 20;
+  // A request to a destination (connect, send, answer) fails after this.
+  TimeMs request_timeout_ms = 30 * kSecondMs;
   int http_threads = 2;
   int ingest_workers = 16;
   uint32_t max_in_flight = 8192;
