@@ -101,7 +101,11 @@ TEST(SequenceTest, ConcurrentCallersGetDistinctNumbersBelowTheLease) {
   std::sort(all.begin(), all.end());
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
   EXPECT_EQ(all.size(), size_t{kThreads * kPerThread});
-  EXPECT_GE(persists.load(), kThreads * kPerThread / 64);
+  EXPECT_GT(persisted_limit.load(), all.back());
+  // One durable write per lease of 64 numbers, never one per number: each
+  // extension moves the lease at least 64 past the last one (more when
+  // concurrent callers overshoot it, so there is no useful lower bound).
+  EXPECT_LE(persists.load(), kThreads * kPerThread / 64 + 2);
 }
 
 }  // namespace
