@@ -244,6 +244,7 @@ int RunDaemon(const DaemonOptions& given) {
   dispatch_options.health = {o.health_window_ms, o.health_threshold, o.health_min_requests};
   dispatch_options.max_in_flight = o.max_in_flight;
   dispatch_options.max_in_flight_per_integration = o.max_in_flight_per_integration;
+  dispatch_options.max_held_bytes = o.max_held_bytes;
   dispatch_options.batch = {o.batch_max_bytes, o.batch_max_records, o.linger_ms};
 
   auto post = [&loop](std::function<void()> fn) { boost::asio::post(loop, std::move(fn)); };

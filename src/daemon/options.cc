@@ -120,6 +120,10 @@ const std::vector<OptionSpec>& Specs() {
        NUM_FIELD(max_in_flight)},
       {"max-in-flight-per-integration", "OUTBOXD_MAX_IN_FLIGHT_PER_INTEGRATION", "N",
        "Requests in flight per integration.", NUM_FIELD(max_in_flight_per_integration)},
+      {"max-held-bytes", "OUTBOXD_MAX_HELD_BYTES", "BYTES",
+       "Event bytes the dispatcher holds in memory (batching, in flight), in all: with the "
+       "store's memtables and cache, what bounds the RSS while a backlog drains.",
+       BYTES_FIELD(max_held_bytes)},
       {"batch-max-bytes", "OUTBOXD_BATCH_MAX_BYTES", "BYTES",
        "Largest request body sent (Data Collector API: at most 30 MB).", BYTES_FIELD(batch_max_bytes)},
       {"batch-max-records", "OUTBOXD_BATCH_MAX_RECORDS", "N", "Most records per request.",

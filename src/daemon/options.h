@@ -36,6 +36,7 @@ struct DaemonOptions {
   int ingest_workers = 16;
   uint32_t max_in_flight = 8192;
   uint32_t max_in_flight_per_integration = 16;
+  uint64_t max_held_bytes = 256ull << 20;
   uint64_t batch_max_bytes = 8ull << 20;
   uint32_t batch_max_records = 10000;
   TimeMs linger_ms = 5;
