@@ -314,12 +314,15 @@ int RunDaemon(const DaemonOptions& given) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.shutdown_grace_ms);
   while (transport->InFlight() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // shutdown only
+  // The transport goes first, on the loop: what is still in flight is
+  // cancelled (the dispatcher commits nothing for it; it stays queued), and
+  // no answer can reach the dispatcher, hence the committer, afterwards.
+  RunOnLoop(loop, [&] { transport.reset(); });
   committer.reset();  // applies what is queued; completions run on the loop
   store->SetDueListener(nullptr);
   RunOnLoop(loop, [&] {
     driver.reset();
     dispatcher.reset();
-    transport.reset();
   });
   work.reset();
   loop.stop();

@@ -279,6 +279,13 @@ void Dispatcher::OnResponse(std::shared_ptr<Flight> flight, HttpResponse respons
     return;
   }
   --lane->in_flight;
+  if (stopped_ && response.status == 0) {
+    // Cancelled by the shutdown (or failed after it began): not an answer
+    // from the destination. Nothing is committed, the deliveries stay
+    // queued as they were and go again after the restart.
+    Finish(flight->lane_id, std::move(flight->deliveries), absl::OkStatus());
+    return;
+  }
   TimeMs now = clock_->NowMs();
   Answer answer;
   if (lane->destination != nullptr) {

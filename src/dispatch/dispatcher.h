@@ -97,7 +97,8 @@ class Dispatcher {
   // Scans what is due now and sends what is ready. Re-entrant calls fold
   // into the running one.
   void Pump();
-  // From now on nothing new is sent (shutdown); answers still commit.
+  // From now on nothing new is sent (shutdown); answers still commit, but
+  // a request that ends without an answer (cancelled) changes nothing.
   void Stop() { stopped_ = true; }
   // When Pump should run next (kNoDue: only when something happens).
   TimeMs NextWakeMs() const;

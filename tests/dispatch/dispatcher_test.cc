@@ -483,6 +483,33 @@ TEST_F(DispatcherTest, RestartResendsWhatWasInFlight) {
   EXPECT_EQ(store_->QueuedCount(kA), 0u);
 }
 
+// At shutdown the transport cancels what is still in flight: that is no
+// answer, so nothing is committed (no retry step, no failure in the window)
+// and the deliveries go again, unchanged, after the restart. Answers that do
+// arrive after Stop still commit.
+TEST_F(DispatcherTest, RequestsCancelledAtShutdownStayQueuedUnchanged) {
+  options_.batch.max_records = 2;
+  Start();
+  Enqueue(kA, 4);
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->pending().size(), 2u);
+  dispatcher_->Stop();
+  transport_->Complete(0, Answer200());
+  HttpResponse cancelled;
+  cancelled.transport_error = "cancelled";
+  transport_->Complete(0, cancelled);
+  EXPECT_EQ(store_->QueuedCount(kA), 2u);
+  EXPECT_EQ(dispatcher_->Health(kA).requests, 1u);
+  EXPECT_EQ(dispatcher_->Health(kA).failures, 0u);
+  EXPECT_TRUE(transport_->pending().empty());
+  Restart();
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->pending().size(), 1u);
+  EXPECT_EQ(transport_->pending()[0].request.body.find(R"("id":"e0")"), std::string::npos);
+  transport_->Complete(0, Answer200());
+  EXPECT_EQ(store_->QueuedCount(kA), 0u);
+}
+
 TEST_F(DispatcherTest, DisabledIntegrationIsParkedAndResumes) {
   Start({Config(kA, IntegrationState::kDisabled), Config(kB)});
   Enqueue(kA, 5);
