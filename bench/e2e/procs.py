@@ -262,7 +262,8 @@ class Nginx:
             return False
 
     def status(self):
-        """stub_status: {'requests': total handled requests, 'active': connections}."""
+        """nginx's status page (ngx_http_stub_status_module):
+        {'requests': total handled requests, 'active': connections}."""
         conn = http.client.HTTPConnection("127.0.0.1", self.status_port, timeout=5)
         try:
             conn.request("GET", "/")
