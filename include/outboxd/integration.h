@@ -32,6 +32,10 @@ inline constexpr bool IsNoticeLane(uint64_t lane) { return (lane & kNoticeLaneBi
 std::string_view KindName(IntegrationKind kind);      // "sentinel", "sentinel_dcr"
 std::string_view StateName(IntegrationState state);   // "enabled", ...
 
+// 8-4-4-4-12 hex digits, either case (a workspace ID, a client ID, a
+// tenant). A workspace ID becomes a host name, so nothing else may pass.
+bool IsGuid(std::string_view s);
+
 struct IntegrationConfig {
   uint64_t id = 0;
   uint64_t company_id = 0;

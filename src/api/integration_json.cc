@@ -48,17 +48,6 @@ bool HasControlChars(std::string_view s) {
   return false;
 }
 
-bool IsHex(char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); }
-
-bool IsGuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !IsHex(s[i])) return false;
-  }
-  return true;
-}
-
 bool IsMask(std::string_view s) {
   return !s.empty() && s.find_first_not_of('*') == std::string_view::npos;
 }

@@ -18,6 +18,17 @@ std::string_view Lookup(const std::array<std::string_view, N>& names, size_t i) 
 
 }  // namespace
 
+bool IsGuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (dash ? c != '-' : !hex) return false;
+  }
+  return true;
+}
+
 std::string_view KindName(IntegrationKind kind) {
   return Lookup(kKindNames, static_cast<size_t>(kind));
 }

@@ -31,21 +31,6 @@ constexpr size_t kMaxErrorBodyBytes = 64 * 1024;
 // What of a non-JSON body goes into Answer::message.
 constexpr size_t kMaxRawMessageBytes = 256;
 
-bool IsHex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// 8-4-4-4-12 hex digits. The workspace ID becomes a host name, so nothing
-// else may pass.
-bool IsGuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !IsHex(s[i])) return false;
-  }
-  return true;
-}
-
 struct AzureError {
   std::string code;
   std::string message;

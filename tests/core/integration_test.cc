@@ -21,3 +21,22 @@ TEST(IntegrationTest, StateNames) {
 
 }  // namespace
 }  // namespace outboxd
+
+namespace outboxd {
+namespace {
+
+TEST(IsGuidTest, EightFourFourFourTwelveHexDigits) {
+  EXPECT_TRUE(IsGuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+  EXPECT_TRUE(IsGuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+  for (const char* bad : {"", "0f8fad5bd9cb469fa16570867728950e",
+                          "0f8fad5b-d9cb-469f-a165-70867728950",
+                          "0f8fad5b-d9cb-469f-a165-70867728950e0",
+                          "0f8fad5b-d9cb-469f-a165_70867728950e",
+                          "0f8fad5g-d9cb-469f-a165-70867728950e",
+                          "evil.example.com/x-469f-a165-7086772895"}) {
+    EXPECT_FALSE(IsGuid(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace outboxd
