@@ -27,12 +27,9 @@ class DiskQuotaTest : public ::testing::Test {
   void SetUp() override {
     box_ = testing::TestSecretBox();
     // No crash here: sync off; the WAL is written all the same.
-    auto store = testing::OpenTestStore(dir_.Sub("outbox"), /*sync=*/false);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    registry_ = std::make_unique<Registry>(store_.get(), &clock_,
-                                           testing::TestRecordCodec(box_.get()));
-    ASSERT_TRUE(registry_->Load().ok());
+    ASSERT_TRUE(testing::OpenStoreAndRegistry(dir_.Sub("outbox"), &clock_, box_.get(),
+                                              /*sync=*/false, &store_, &registry_)
+                    .ok());
     ServiceOptions options;
     options.disk_quota_bytes = kQuota;
     service_ = std::make_unique<ServiceImpl>(store_.get(), registry_.get(), nullptr, &clock_,

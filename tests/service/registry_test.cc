@@ -28,12 +28,9 @@ class RegistryTest : public ::testing::Test {
     Open();
   }
   void Open() {
-    auto store = testing::OpenTestStore(dir_.Sub("outbox"));
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    registry_ = std::make_unique<Registry>(store_.get(), &clock_,
-                                           testing::TestRecordCodec(box_.get()));
-    ASSERT_TRUE(registry_->Load().ok());
+    ASSERT_TRUE(testing::OpenStoreAndRegistry(dir_.Sub("outbox"), &clock_, box_.get(),
+                                              /*sync=*/true, &store_, &registry_)
+                    .ok());
     registry_->SetListener({[this](const IntegrationConfig& c) { changed_.push_back(c); },
                             [this](uint64_t id) { removed_.push_back(id); }});
   }

@@ -32,4 +32,17 @@ inline absl::StatusOr<std::unique_ptr<OutboxStore>> OpenTestStore(const std::str
   return OutboxStore::Open(o);
 }
 
+// Opens the store at `path` and a Registry over it with `box`'s codec, and
+// loads the registry.
+inline absl::Status OpenStoreAndRegistry(const std::string& path, Clock* clock,
+                                         const SecretBox* box, bool sync,
+                                         std::unique_ptr<OutboxStore>* store,
+                                         std::unique_ptr<Registry>* registry) {
+  auto opened = OpenTestStore(path, sync);
+  if (!opened.ok()) return opened.status();
+  *store = std::move(*opened);
+  *registry = std::make_unique<Registry>(store->get(), clock, TestRecordCodec(box));
+  return (*registry)->Load();
+}
+
 }  // namespace outboxd::testing
