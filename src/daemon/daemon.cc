@@ -33,6 +33,7 @@
 #include "dispatch/dispatcher.h"
 #include "dispatch/driver.h"
 #include "outboxd/log.h"
+#include "outboxd/open_files.h"
 #include "outboxd/store.h"
 #include "service/hourly_report.h"
 #include "service/registry.h"
@@ -245,7 +246,9 @@ int RunDaemon(const DaemonOptions& given) {
   dispatch_options.max_in_flight = o.max_in_flight;
   dispatch_options.max_in_flight_per_integration = o.max_in_flight_per_integration;
   dispatch_options.max_held_bytes = o.max_held_bytes;
-  dispatch_options.batch = {o.batch_max_bytes, o.batch_max_records, o.linger_ms};
+  dispatch_options.batch.max_body_bytes = o.batch_max_bytes;
+  dispatch_options.batch.max_records = o.batch_max_records;
+  dispatch_options.batch.linger_ms = o.linger_ms;
 
   auto post = [&loop](std::function<void()> fn) { boost::asio::post(loop, std::move(fn)); };
   auto committer = std::make_unique<ThreadCommitter>(store.get(), post, 4);

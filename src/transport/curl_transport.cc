@@ -1,7 +1,6 @@
 #include "transport/curl_transport.h"
 
 #include <curl/curl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <chrono>
-#include <fstream>
 #include <mutex>
 #include <utility>
 
@@ -593,24 +591,5 @@ void CurlTransport::Send(HttpRequest request, Callback done) {
 size_t CurlTransport::InFlight() const { return impl_->InFlight(); }
 size_t CurlTransport::PeakInFlight() const { return impl_->PeakInFlight(); }
 uint64_t CurlTransport::NewConnections() const { return impl_->NewConnections(); }
-
-uint64_t RaiseOpenFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  rlim_t target = limit.rlim_max;
-  if (target == RLIM_INFINITY) {
-    // Linux caps RLIMIT_NOFILE at fs.nr_open even when the hard limit is
-    // "unlimited".
-    uint64_t nr_open = 1 << 20;
-    std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
-    target = static_cast<rlim_t>(nr_open);
-  }
-  if (limit.rlim_cur < target) {
-    rlimit raised = limit;
-    raised.rlim_cur = target;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit.rlim_cur = target;
-  }
-  return static_cast<uint64_t>(limit.rlim_cur);
-}
 
 }  // namespace outboxd

@@ -92,9 +92,4 @@ class CurlTransport final : public Transport {
   std::shared_ptr<Impl> impl_;
 };
 
-// Raises the soft RLIMIT_NOFILE to the hard limit (thousands of connections
-// need thousands of descriptors) and returns the soft limit now in force, so
-// the caller can log it when it is still too low.
-uint64_t RaiseOpenFileLimit();
-
 }  // namespace outboxd

@@ -14,6 +14,7 @@
 #include "dispatch/dispatcher.h"
 #include "dispatch/driver.h"
 #include "fakes/temp_dir.h"
+#include "outboxd/open_files.h"
 #include "simdjson.h"
 #include "transport/curl_transport.h"
 #include "transport/test_support.h"
@@ -36,6 +37,7 @@ class RecordingHooks final : public DispatcherHooks {
 class DispatchNetTest : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> sentinel_args, int integrations = 1) {
+    RaiseOpenFileLimit();  // before the receiver starts: it inherits the limit
     auto sentinel = FakeSentinel::Start(sentinel_args);
     ASSERT_TRUE(sentinel.ok()) << sentinel.status();
     sentinel_ = std::move(*sentinel);
@@ -43,7 +45,6 @@ class DispatchNetTest : public ::testing::Test {
     so.path = dir_.Sub("outbox");
     so.sync = false;  // durability has its own suites; this one is about the network
     store_ = std::move(*OutboxStore::Open(so));
-    RaiseOpenFileLimit();
     TransportOptions to;
     to.max_host_connections = 4096;
     transport_ = std::move(*CurlTransport::Create(io_, &clock_, to));
@@ -108,7 +109,9 @@ class DispatchNetTest : public ::testing::Test {
       std::string log_type(std::string_view(e["log_type"].get_string().value()));
       auto want = expected_.find(id);
       EXPECT_NE(want, expected_.end()) << "unexpected record " << id;
-      if (want != expected_.end()) EXPECT_EQ(log_type, want->second) << id;
+      if (want != expected_.end()) {
+        EXPECT_EQ(log_type, want->second) << id;
+      }
       ++seen[id];
     }
     size_t duplicates = 0;
@@ -144,6 +147,7 @@ TEST_F(DispatchNetTest, EveryRecordArrivesSignedWithItsLogType) {
 }
 
 TEST_F(DispatchNetTest, TwoThousandRequestsInFlightAtOnce) {
+  ASSERT_GE(RaiseOpenFileLimit(), 4200u) << "not enough descriptors for this test";
   options_.max_in_flight_per_integration = 25;
   options_.batch.max_records = 1;
   Start({"--latency-ms", "1500"}, /*integrations=*/100);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "outboxd/open_files.h"
 #include "transport/test_support.h"
 
 namespace outboxd {

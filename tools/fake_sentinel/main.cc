@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "faults.h"
+#include "outboxd/open_files.h"
 #include "output.h"
 #include "server.h"
 
@@ -215,6 +216,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  // Benches and tests hold thousands of connections open at once; with the
+  // common soft limit of 1,024 the rest would wait unaccepted until the
+  // sender times out.
+  if (const uint64_t fds = RaiseOpenFileLimit(); fds < 8192) {
+    std::cerr << "fake_sentinel: warning: only " << fds
+              << " file descriptors; connections beyond that wait in the accept queue\n";
+  }
   absl::StatusOr<std::unique_ptr<RecordWriter>> writer = RecordWriter::Open(flags.out);
   if (!writer.ok()) {
     std::cerr << "fake_sentinel: " << writer.status().message() << "\n";

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <iostream>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -328,6 +329,7 @@ class Server::Listener : public std::enable_shared_from_this<Listener> {
         strand_(asio::make_strand(io)),
         acceptor_(strand_),
         flush_timer_(strand_),
+        accept_retry_timer_(strand_),
         state_(std::move(state)) {}
 
   absl::Status Open(const tcp::endpoint& endpoint) {
@@ -352,6 +354,7 @@ class Server::Listener : public std::enable_shared_from_this<Listener> {
     ErrorCode ignored;
     acceptor_.close(ignored);
     flush_timer_.cancel();
+    accept_retry_timer_.cancel();
     state_->writer->Flush().IgnoreError();
   }
 
@@ -361,9 +364,20 @@ class Server::Listener : public std::enable_shared_from_this<Listener> {
         asio::make_strand(io_),
         [self = shared_from_this()](const ErrorCode& ec, tcp::socket socket) {
           if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-          if (!ec) self->StartSession(std::move(socket));
+          if (ec) return self->AcceptLater(ec);
+          self->StartSession(std::move(socket));
           self->Accept();
         });
+  }
+
+  // Out of descriptors (EMFILE) and the like: accepting again at once would
+  // spin a core; wait for connections to close.
+  void AcceptLater(const ErrorCode& ec) {
+    if (accept_errors_++ == 0) std::cerr << "fake_sentinel: accept: " << ec.message() << "\n";
+    accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_timer_.async_wait([self = shared_from_this()](const ErrorCode& wait_ec) {
+      if (!wait_ec) self->Accept();
+    });
   }
 
   void StartSession(tcp::socket socket) {
@@ -391,8 +405,10 @@ class Server::Listener : public std::enable_shared_from_this<Listener> {
   asio::strand<asio::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
   asio::steady_timer flush_timer_;
+  asio::steady_timer accept_retry_timer_;
   std::shared_ptr<State> state_;
   uint16_t port_ = 0;
+  uint64_t accept_errors_ = 0;
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
