@@ -4,6 +4,7 @@
 // here. Thread-safe; lines are written whole.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -33,6 +34,23 @@ bool LogEnabled(LogLevel level);
 void SetLogSinkForTest(std::string* sink);
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+
+// Lets one line through per interval and counts the ones it held back, for
+// errors that repeat at the rate of requests (a full disk refuses every
+// ingest request): the log keeps the first line and, every interval, one
+// with the number of lines left out. Thread-safe.
+class LogThrottle {
+ public:
+  explicit LogThrottle(int64_t interval_ms) : interval_ms_(interval_ms) {}
+  // True when a line may be written at `now_ms`; then `*suppressed` is the
+  // number of lines held back since the previous one.
+  bool Allow(int64_t now_ms, uint64_t* suppressed);
+
+ private:
+  const int64_t interval_ms_;
+  std::atomic<int64_t> next_ms_{INT64_MIN};
+  std::atomic<uint64_t> held_{0};
+};
 
 // The line Log writes, without the timestamp (exposed for tests).
 std::string FormatLogFields(LogLevel level, std::string_view msg,

@@ -49,7 +49,7 @@ std::string Timestamp() {
   clock_gettime(CLOCK_REALTIME, &ts);  // log stamps only: never used in logic
   tm utc;
   gmtime_r(&ts.tv_sec, &utc);
-  char buf[40];
+  char buf[64];  // room for any int fields, so the compiler sees no truncation
   snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900,
            utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
            ts.tv_nsec / 1'000'000);
@@ -87,6 +87,17 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     return;
   }
   fwrite(line.data(), 1, line.size(), stderr);
+}
+
+bool LogThrottle::Allow(int64_t now_ms, uint64_t* suppressed) {
+  int64_t next = next_ms_.load(std::memory_order_relaxed);
+  if (now_ms < next ||
+      !next_ms_.compare_exchange_strong(next, now_ms + interval_ms_, std::memory_order_relaxed)) {
+    held_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *suppressed = held_.exchange(0, std::memory_order_relaxed);
+  return true;
 }
 
 }  // namespace outboxd

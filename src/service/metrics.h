@@ -32,6 +32,7 @@ struct IngestCounters {
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> deliveries{0};
   std::atomic<uint64_t> over_quota{0};
+  std::atomic<uint64_t> write_errors{0};  // answered 503: the store refused the write
   LatencyHistogram fsync;  // durable write of one ingest request
 };
 

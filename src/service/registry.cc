@@ -124,7 +124,6 @@ void Registry::QueueNoticeLocked(EventType type, const IntegrationConfig& subjec
   EventFacts facts;
   facts.type = type;
   std::string json = SystemEventJson(type, subject, reason, now);
-  Event event{subject.company_id, facts, json};
   auto company = by_company_.find(subject.company_id);
   if (company != by_company_.end()) {
     for (uint64_t id : company->second) {

@@ -66,7 +66,12 @@ absl::StatusOr<IngestResult> ServiceImpl::Ingest(std::vector<ParsedEvent> events
   auto start = std::chrono::steady_clock::now();
   auto deliveries = registry_->IngestDurably(routed, clock_->NowMs());
   if (!deliveries.ok()) {
-    Log(LogLevel::kError, "ingest write failed", {{"error", deliveries.status().ToString()}});
+    ingest_.write_errors.fetch_add(1, std::memory_order_relaxed);
+    // A full disk fails every request: one line per interval, not thousands.
+    if (uint64_t suppressed = 0; write_error_log_.Allow(clock_->NowMs(), &suppressed)) {
+      Log(LogLevel::kError, "ingest write failed",
+          {{"error", deliveries.status().ToString()}, {"similar_errors_not_logged", suppressed}});
+    }
     // A write error (disk full, I/O) must not look like the client's fault.
     return absl::UnavailableError(
         absl::StrCat("the outbox cannot store events now: ", deliveries.status().message()));
@@ -320,6 +325,9 @@ std::string ServiceImpl::Metrics() {
   counter("outboxd_ingest_deliveries_total", "Deliveries enqueued.", ingest_.deliveries.load());
   counter("outboxd_ingest_over_quota_total", "Ingest requests refused: disk quota.",
           ingest_.over_quota.load());
+  counter("outboxd_ingest_write_errors_total",
+          "Ingest requests answered 503 because the store refused the write (disk full, I/O).",
+          ingest_.write_errors.load());
   ingest_.fsync.Render("outboxd_ingest_fsync_seconds",
                        "Time to make one ingest request durable.", &out);
   const DispatcherCounters& d = loop_.dispatcher->counters();

@@ -10,6 +10,7 @@
 #include "api/service.h"
 #include "dispatch/dispatcher.h"
 #include "outboxd/clock.h"
+#include "outboxd/log.h"
 #include "outboxd/store.h"
 #include "outboxd/transport.h"
 #include "service/hourly_report.h"
@@ -88,6 +89,7 @@ class ServiceImpl final : public Service {
   std::atomic<uint64_t> disk_bytes_{0};
   TimeMs last_quota_flush_ms_ = 0;  // RefreshDiskUsage's thread only
   IngestCounters ingest_;
+  LogThrottle write_error_log_{10'000};
 };
 
 }  // namespace outboxd
