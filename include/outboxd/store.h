@@ -166,6 +166,11 @@ class OutboxStore {
   TimeMs NextDue(uint64_t integration_id) const;
   // Integrations whose NextDue <= now.
   std::vector<uint64_t> DueIntegrations(TimeMs now) const;
+  // The integrations whose NextDue may have changed (writes, scans, resets,
+  // the seeds of Open) since the previous call, each once. Its one consumer,
+  // the dispatcher, re-reads NextDue only for these instead of for every
+  // integration on every pump.
+  std::vector<uint64_t> TakeDueChanges();
   // Makes every delivery of the integration scannable again from its start
   // (after it was enabled, or the caller dropped what it held).
   void ResetCursor(uint64_t integration_id);

@@ -26,6 +26,7 @@ struct Dispatcher::Lane {
   // or the backoff after failed commits.
   TimeMs paused_until = 0;
   uint32_t commit_failures = 0;  // consecutive
+  TimeMs wake = kNoDue;  // its key in Dispatcher::wakes_ (kNoDue: absent)
 };
 
 struct Dispatcher::Flight {
@@ -110,6 +111,7 @@ void Dispatcher::SetLane(uint64_t lane_id, const IntegrationConfig& config, bool
     }
     store_->ResetCursor(lane_id);
   }
+  Touch(lane_id);
 }
 
 void Dispatcher::MaybeDrained(uint64_t integration_id) {
@@ -128,6 +130,7 @@ void Dispatcher::RemoveIntegration(uint64_t integration_id) {
     Lane* lane = FindLane(lane_id);
     if (lane == nullptr) continue;
     Release(*lane, lane->batcher.Drain());
+    if (lane->wake != kNoDue) wakes_.erase({lane->wake, lane_id});
     lanes_.erase(lane_id);
     health_.erase(lane_id);
   }
@@ -147,6 +150,7 @@ void Dispatcher::Park(Lane& lane) {
   // What was dropped from memory is still in the store: scan it again from
   // the start once the integration delivers.
   store_->ResetCursor(lane.config.id);
+  Touch(lane.config.id);
 }
 
 void Dispatcher::Pump() {
@@ -165,23 +169,47 @@ void Dispatcher::Pump() {
 }
 
 void Dispatcher::PumpOnce(TimeMs now) {
-  std::vector<uint64_t> ids = store_->DueIntegrations(now);
-  for (const auto& [id, lane] : lanes_)
-    if (!lane->batcher.empty()) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  if (!ids.empty()) {
-    // Start at a different integration each time so none is always last
-    // when the global cap on requests in flight is reached.
-    std::rotate(ids.begin(), ids.begin() + (rotation_++ % ids.size()), ids.end());
+  RefreshWakes();
+  // Lanes in order of their wake time: the one that waited longest goes
+  // first when the global cap on requests in flight is reached. Each lane
+  // leaves the set while it is served and gets its new wake time after.
+  std::vector<uint64_t> served;
+  while (in_flight_ < options_.max_in_flight && !wakes_.empty() &&
+         wakes_.begin()->first <= now) {
+    const uint64_t id = wakes_.begin()->second;
+    wakes_.erase(wakes_.begin());
+    Lane& lane = *lanes_.at(id);
+    lane.wake = kNoDue;
+    served.push_back(id);
+    Fill(lane, now);
+    SendReady(lane, now);
   }
-  for (uint64_t id : ids) {
-    if (in_flight_ >= options_.max_in_flight) break;
-    Lane* lane = FindLane(id);
-    if (lane == nullptr || !lane->Delivers() || lane->paused_until > now) continue;
-    Fill(*lane, now);
-    SendReady(*lane, now);
+  for (uint64_t id : served) Touch(id);
+  RefreshWakes();
+}
+
+TimeMs Dispatcher::LaneWake(const Lane& lane) const {
+  if (!lane.Delivers() || lane.in_flight >= options_.max_in_flight_per_integration)
+    return kNoDue;  // an answer or a configuration change touches it
+  TimeMs wake = std::min(store_->NextDue(lane.config.id), lane.batcher.ReadyAt());
+  if (wake != kNoDue) wake = std::max(wake, lane.paused_until);
+  return wake;
+}
+
+void Dispatcher::Reschedule(Lane& lane) {
+  const TimeMs wake = LaneWake(lane);
+  if (wake == lane.wake) return;
+  if (lane.wake != kNoDue) wakes_.erase({lane.wake, lane.config.id});
+  lane.wake = wake;
+  if (wake != kNoDue) wakes_.emplace(wake, lane.config.id);
+}
+
+void Dispatcher::RefreshWakes() {
+  for (uint64_t id : store_->TakeDueChanges()) touched_.insert(id);
+  for (uint64_t id : touched_) {
+    if (Lane* lane = FindLane(id)) Reschedule(*lane);
   }
+  touched_.clear();
 }
 
 void Dispatcher::Fill(Lane& lane, TimeMs now) {
@@ -279,6 +307,7 @@ void Dispatcher::OnResponse(std::shared_ptr<Flight> flight, HttpResponse respons
     return;
   }
   --lane->in_flight;
+  Touch(flight->lane_id);
   if (stopped_ && response.status == 0) {
     // Cancelled by the shutdown (or failed after it began): not an answer
     // from the destination. Nothing is committed, the deliveries stay
@@ -329,6 +358,7 @@ void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status
     all.resize(half);
     lane.batcher.AddFront(std::move(second));
     lane.batcher.AddFront(std::move(all));
+    Touch(id);
     counters_.bisected.fetch_add(1, std::memory_order_relaxed);
   } else {
     auto owner = owner_state_.find(IntegrationOfLane(id));
@@ -430,6 +460,7 @@ void Dispatcher::BuryOversized(Lane& lane, std::vector<Delivery> deliveries, Tim
 void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
                         absl::Status status) {
   Lane* lane = FindLane(lane_id);
+  if (lane != nullptr) Touch(lane_id);
   for (const Delivery& d : deliveries) {
     held_bytes_ -= d.event.size();
     if (lane != nullptr) lane->held.erase(HeldKey(d));
@@ -460,18 +491,11 @@ void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
   Pump();
 }
 
-TimeMs Dispatcher::NextWakeMs() const {
+TimeMs Dispatcher::NextWakeMs() {
   if (held_bytes_ >= options_.max_held_bytes || in_flight_ >= options_.max_in_flight)
     return kNoDue;  // an answer will pump
-  TimeMs wake = kNoDue;
-  for (const auto& [id, lane] : lanes_) {
-    if (!lane->Delivers() || lane->in_flight >= options_.max_in_flight_per_integration)
-      continue;
-    TimeMs lane_wake = std::min(store_->NextDue(id), lane->batcher.ReadyAt());
-    if (lane_wake != kNoDue) lane_wake = std::max(lane_wake, lane->paused_until);
-    wake = std::min(wake, lane_wake);
-  }
-  return wake;
+  RefreshWakes();
+  return wakes_.empty() ? kNoDue : wakes_.begin()->first;
 }
 
 HealthTotals Dispatcher::Health(uint64_t integration_id) {

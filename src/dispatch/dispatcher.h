@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -101,7 +103,9 @@ class Dispatcher {
   // a request that ends without an answer (cancelled) changes nothing.
   void Stop() { stopped_ = true; }
   // When Pump should run next (kNoDue: only when something happens).
-  TimeMs NextWakeMs() const;
+  // O(log integrations): lanes sit in a set ordered by their wake time,
+  // updated only for the lanes something happened to.
+  TimeMs NextWakeMs();
   // Runs after every outermost Pump (the driver re-arms its timer there).
   void set_after_pump(std::function<void()> fn) { after_pump_ = std::move(fn); }
 
@@ -119,6 +123,14 @@ class Dispatcher {
   void SetLane(uint64_t lane_id, const IntegrationConfig& config, bool notice);
   void MaybeDrained(uint64_t integration_id);
   void PumpOnce(TimeMs now);
+  // A lane's state changed (answer, pause, configuration): its wake time is
+  // recomputed before the next pump or NextWakeMs.
+  void Touch(uint64_t lane_id) { touched_.insert(lane_id); }
+  // Recomputes the wake times of the touched lanes and of the lanes whose
+  // due time the store reports changed.
+  void RefreshWakes();
+  void Reschedule(Lane& lane);
+  TimeMs LaneWake(const Lane& lane) const;
   void Fill(Lane& lane, TimeMs now);
   void SendReady(Lane& lane, TimeMs now);
   void Send(Lane& lane, std::vector<Delivery> batch, TimeMs now);
@@ -146,7 +158,10 @@ class Dispatcher {
   absl::flat_hash_map<uint64_t, IntegrationState> owner_state_;  // by integration id
   uint32_t in_flight_ = 0;
   uint64_t held_bytes_ = 0;
-  uint64_t rotation_ = 0;
+  // (wake, lane id) of every lane that can send and has something due or
+  // batched; a lane's Lane::wake is its key here (kNoDue: absent).
+  std::set<std::pair<TimeMs, uint64_t>> wakes_;
+  absl::flat_hash_set<uint64_t> touched_;
   bool pumping_ = false;
   bool stopped_ = false;
   bool pump_again_ = false;

@@ -5,6 +5,7 @@
 namespace outboxd::store_internal {
 
 DueIndex::Entry& DueIndex::FindOrAdd(uint64_t integration_id) {
+  changed_.insert(integration_id);
   auto [it, inserted] = entries_.try_emplace(integration_id);
   if (inserted) it->second.epoch = next_epoch_++;
   return it->second;
@@ -38,6 +39,7 @@ DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id) {
 void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
                        OutboxPos resume, TimeMs first_unscanned_due) {
   MutexLock lock(&mu_);
+  changed_.insert(integration_id);
   auto it = entries_.find(integration_id);
   if (it == entries_.end()) return;  // purged meanwhile
   Entry& e = it->second;
@@ -56,6 +58,7 @@ void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
 
 void DueIndex::AbortScan(uint64_t integration_id, const ScanTicket& ticket) {
   MutexLock lock(&mu_);
+  changed_.insert(integration_id);
   auto it = entries_.find(integration_id);
   if (it == entries_.end() || it->second.epoch != ticket.epoch) return;
   Entry& e = it->second;
@@ -77,6 +80,7 @@ uint64_t DueIndex::BeginReset(uint64_t integration_id) {
 
 void DueIndex::EndReset(uint64_t integration_id, uint64_t token, TimeMs first_due_ms) {
   MutexLock lock(&mu_);
+  changed_.insert(integration_id);
   auto it = entries_.find(integration_id);
   if (it == entries_.end() || it->second.version != token) return;
   // Nothing was written or scanned since BeginReset, so the lookup is the
@@ -86,6 +90,7 @@ void DueIndex::EndReset(uint64_t integration_id, uint64_t token, TimeMs first_du
 
 void DueIndex::Erase(uint64_t integration_id) {
   MutexLock lock(&mu_);
+  changed_.insert(integration_id);
   entries_.erase(integration_id);
 }
 
@@ -119,6 +124,13 @@ std::vector<uint64_t> DueIndex::DueIntegrations(TimeMs now) const {
     if (e.next_due != kNoDue && e.next_due <= now) due.push_back(id);
   }
   return due;
+}
+
+std::vector<uint64_t> DueIndex::TakeChanged() {
+  MutexLock lock(&mu_);
+  std::vector<uint64_t> out(changed_.begin(), changed_.end());
+  changed_.clear();
+  return out;
 }
 
 size_t DueIndex::size() const {

@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "outboxd/store.h"
 #include "store/keys.h"
 #include "outboxd/mutex.h"
@@ -73,6 +74,9 @@ class DueIndex {
 
   TimeMs NextDue(uint64_t integration_id) const;
   std::vector<uint64_t> DueIntegrations(TimeMs now) const;
+  // Integrations touched by any of the calls above that change an entry
+  // (next_due may differ) since the previous TakeChanged, each once.
+  std::vector<uint64_t> TakeChanged();
   size_t size() const;
 
  private:
@@ -89,6 +93,7 @@ class DueIndex {
 
   mutable Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint64_t> changed_ ABSL_GUARDED_BY(mu_);
   uint64_t next_epoch_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
   // Store-wide, so that a token never matches a later incarnation of an

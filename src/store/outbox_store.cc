@@ -213,6 +213,8 @@ std::vector<uint64_t> OutboxStore::DueIntegrations(TimeMs now) const {
   return impl_->core.due_index.DueIntegrations(now);
 }
 
+std::vector<uint64_t> OutboxStore::TakeDueChanges() { return impl_->core.due_index.TakeChanged(); }
+
 void OutboxStore::ResetCursor(uint64_t integration_id) {
   DueIndex& index = impl_->core.due_index;
   const uint64_t token = index.BeginReset(integration_id);

@@ -7,6 +7,14 @@
 namespace outboxd {
 namespace {
 
+BatchLimits Limits(uint64_t max_body_bytes, uint32_t max_records, TimeMs linger_ms) {
+  BatchLimits l;
+  l.max_body_bytes = max_body_bytes;
+  l.max_records = max_records;
+  l.linger_ms = linger_ms;
+  return l;
+}
+
 Delivery D(uint64_t seq, TimeMs due, std::string log_type = "t", size_t bytes = 10) {
   Delivery d;
   d.key = {1, due, seq};
@@ -28,7 +36,7 @@ TEST(BatcherTest, BodyBytesCountBracketsAndCommas) {
 }
 
 TEST(BatcherTest, FullBatchIsReadyAtOncePartialAfterLinger) {
-  Batcher b({.max_body_bytes = 1000, .max_records = 3, .linger_ms = 5});
+  Batcher b(Limits(1000, 3, 5));
   std::vector<Delivery> oversized;
   for (uint64_t i = 0; i < 4; ++i) b.Add(D(i, 100));
   EXPECT_EQ(Seqs(b.Next(100, false, &oversized)), (std::vector<uint64_t>{0, 1, 2}));
@@ -41,7 +49,7 @@ TEST(BatcherTest, FullBatchIsReadyAtOncePartialAfterLinger) {
 
 TEST(BatcherTest, ByteLimitIncludesTheArraySyntax) {
   // 3 records of 10 bytes need 34 bytes; 33 fits only two.
-  Batcher b({.max_body_bytes = 33, .max_records = 100, .linger_ms = 0});
+  Batcher b(Limits(33, 100, 0));
   std::vector<Delivery> oversized;
   for (uint64_t i = 0; i < 3; ++i) b.Add(D(i, 0));
   EXPECT_EQ(b.Next(0, false, &oversized).size(), 2u);
@@ -50,7 +58,7 @@ TEST(BatcherTest, ByteLimitIncludesTheArraySyntax) {
 }
 
 TEST(BatcherTest, OversizedRecordComesBackAlone) {
-  Batcher b({.max_body_bytes = 20, .max_records = 100, .linger_ms = 0});
+  Batcher b(Limits(20, 100, 0));
   std::vector<Delivery> oversized;
   b.Add(D(1, 0, "t", 50));
   b.Add(D(2, 0, "t", 5));
@@ -60,7 +68,7 @@ TEST(BatcherTest, OversizedRecordComesBackAlone) {
 }
 
 TEST(BatcherTest, SeparatesLogTypesAndPutsBisectedHalvesFirst) {
-  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 0});
+  Batcher b(Limits(1000, 100, 0));
   std::vector<Delivery> oversized;
   b.Add(D(1, 0, "a"));
   b.Add(D(2, 0, "b"));
@@ -97,7 +105,7 @@ TEST(BatcherTest, CutsABatchWhereItsTimeSpanWouldPassTheLimit) {
 }
 
 TEST(BatcherTest, NoTimeSpanLimitMeansTimesAreNotRead) {
-  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 0});
+  Batcher b(Limits(1000, 100, 0));
   std::vector<Delivery> oversized;
   b.Add(Timed(1, "2020-01-01T00:00:00Z"));
   b.Add(Timed(2, "2026-01-01T00:00:00Z"));
@@ -114,7 +122,7 @@ TEST(BatcherTest, EffectiveLimitsTakeTheDestinationsTimeSpan) {
 }
 
 TEST(BatcherTest, DrainReturnsEverything) {
-  Batcher b({.max_body_bytes = 1000, .max_records = 100, .linger_ms = 1000});
+  Batcher b(Limits(1000, 100, 1000));
   b.Add(D(1, 0));
   b.AddFront({D(2, 0), D(3, 0)});
   EXPECT_EQ(b.Drain().size(), 3u);

@@ -167,6 +167,40 @@ TEST_F(DispatcherTest, DeliversABatchAndRemovesIt) {
   EXPECT_EQ(AdvanceAndPump(), 0u);  // nothing is sent twice
 }
 
+TEST_F(DispatcherTest, AtTheGlobalCapTheLongestWaitingIntegrationGoesFirst) {
+  options_.max_in_flight = 1;
+  Start();
+  Enqueue(kB, 1);
+  clock_.Advance(1000);
+  Enqueue(kA, 1);
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->pending().size(), 1u);
+  EXPECT_EQ(transport_->pending()[0].request.url, "http://test/2/new_hits");
+  EXPECT_EQ(dispatcher_->NextWakeMs(), kNoDue);  // at the cap: the answer pumps
+  transport_->Complete(0, Answer200());
+  ASSERT_EQ(transport_->pending().size(), 1u);
+  EXPECT_EQ(transport_->pending()[0].request.url, "http://test/1/new_hits");
+}
+
+TEST_F(DispatcherTest, ALaneAtItsCapWakesWithItsAnswerNotBefore) {
+  options_.max_in_flight_per_integration = 1;
+  options_.batch.max_records = 1;
+  Start();
+  Enqueue(kA, 3);
+  dispatcher_->Pump();
+  ASSERT_EQ(transport_->pending().size(), 1u);
+  // Two more are due, but kA may not send them: nothing to wake up for.
+  EXPECT_EQ(dispatcher_->NextWakeMs(), kNoDue);
+  // A write for another integration wakes the dispatcher for that one only.
+  Enqueue(kB, 1);
+  EXPECT_EQ(dispatcher_->NextWakeMs(), clock_.NowMs());
+  EXPECT_EQ(AdvanceAndPump(), 1u);
+  EXPECT_EQ(transport_->pending()[1].request.url, "http://test/2/new_hits");
+  transport_->Complete(0, Answer200());  // kA's answer sends its next one
+  ASSERT_EQ(transport_->pending().size(), 2u);
+  EXPECT_EQ(transport_->pending()[1].request.url, "http://test/1/new_hits");
+}
+
 TEST_F(DispatcherTest, OneRequestPerLogType) {
   Start();
   Enqueue(kA, 3, "new_hits");

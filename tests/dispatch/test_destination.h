@@ -33,7 +33,7 @@ class TestDestination final : public Destination {
     HttpRequest r;
     r.url = absl::StrCat("http://test/", id_, "/", Sv(batch.log_type));
     r.headers.emplace_back("log-type", std::string(batch.log_type));
-    r.body = "[";
+    r.body.push_back('[');  // not = "[": GCC 12 warns falsely (-Wrestrict, PR 105329)
     for (size_t i = 0; i < batch.records.size(); ++i) {
       if (i > 0) r.body += ",";
       r.body.append(batch.records[i]);

@@ -32,6 +32,27 @@ TEST(DueIndexTest, SeedAndWritesLowerNextDue) {
   EXPECT_EQ(due, (std::vector<uint64_t>{1, 2}));
 }
 
+TEST(DueIndexTest, ReportsEachChangedIntegrationOnce) {
+  DueIndex index;
+  std::vector<uint64_t> none = index.TakeChanged();
+  EXPECT_TRUE(none.empty());
+  index.Seed(1, 500);
+  index.OnWritten(2, OutboxPos{900, 7});
+  index.OnWritten(2, OutboxPos{950, 8});
+  std::vector<uint64_t> changed = index.TakeChanged();
+  std::sort(changed.begin(), changed.end());
+  EXPECT_EQ(changed, (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(index.TakeChanged().empty());
+  // Scans, resets and erasures change next_due too.
+  auto ticket = index.BeginScan(3);
+  index.EndScan(3, ticket, OutboxPos{10, 1}, kNoDue);
+  index.EndReset(1, index.BeginReset(1), 700);
+  index.Erase(2);
+  changed = index.TakeChanged();
+  std::sort(changed.begin(), changed.end());
+  EXPECT_EQ(changed, (std::vector<uint64_t>{1, 2, 3}));
+}
+
 TEST(DueIndexTest, ScanAdvancesCursorAndSetsNextDue) {
   DueIndex index;
   index.Seed(1, 100);
