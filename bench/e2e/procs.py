@@ -262,7 +262,7 @@ class Nginx:
             return False
 
     def status(self):
-        """nginx's status page (ngx_http_stub_status_module):
+        """The sink's request counters from nginx's basic status page:
         {'requests': total handled requests, 'active': connections}."""
         conn = http.client.HTTPConnection("127.0.0.1", self.status_port, timeout=5)
         try:
