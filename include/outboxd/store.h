@@ -164,7 +164,8 @@ class OutboxStore {
   // Earliest due time of the integration's deliveries not yet handed out, or
   // kNoDue. A lower bound: may be earlier than any real entry, never later.
   TimeMs NextDue(uint64_t integration_id) const;
-  // Integrations whose NextDue <= now.
+  // Integrations whose NextDue <= now. Walks every integration: for tests
+  // and inspection, not for a loop that runs per answer (TakeDueChanges).
   std::vector<uint64_t> DueIntegrations(TimeMs now) const;
   // The integrations whose NextDue may have changed (writes, scans, resets,
   // the seeds of Open) since the previous call, each once. Its one consumer,
