@@ -1,5 +1,13 @@
 // tools/fake_sentinel as a process: flags, routes, faults, output, exit.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <sstream>
+#include <thread>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -163,6 +171,70 @@ TEST_F(FakeSentinelTest, SeveralThreadsServeConcurrentRequests) {
   ASSERT_TRUE(finished);
   EXPECT_EQ(ok, kRequests);
   EXPECT_THAT(fake->WaitForRecords(kRequests), SizeIs(kRequests));
+}
+
+// A connected loopback socket to `port`, or -1.
+int Connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A process's "Max open files" soft limit and its CPU time in clock ticks,
+// from /proc.
+uint64_t OpenFileLimit(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/limits"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) == 0) return std::stoull(line.substr(26));
+  }
+  return 0;
+}
+uint64_t CpuTicks(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14, 15: utime, stime
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return utime + stime;
+}
+
+TEST_F(FakeSentinelTest, OutOfDescriptorsItWaitsInsteadOfSpinningAndRecovers) {
+  // A hard limit of 32 descriptors that the receiver cannot raise (unless it
+  // is privileged enough to lift hard limits: then there is nothing to test).
+  auto fake = FakeSentinel::Start({}, {"/usr/bin/prlimit", "--nofile=32:32"});
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  if (OpenFileLimit((*fake)->pid()) > 32) GTEST_SKIP() << "the receiver lifted its hard limit";
+  std::vector<int> held;
+  for (int i = 0; i < 48; ++i) {
+    int fd = Connect((*fake)->port());  // the kernel queues what is not accepted
+    ASSERT_GE(fd, 0);
+    held.push_back(fd);
+  }
+  // Out of descriptors, accept fails with EMFILE: a receiver that retried at
+  // once would burn a core here; one that waits between tries stays idle.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t before = CpuTicks((*fake)->pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const uint64_t ticks = CpuTicks((*fake)->pid()) - before;
+  EXPECT_LT(ticks, static_cast<uint64_t>(sysconf(_SC_CLK_TCK) / 4))
+      << "fake_sentinel used " << ticks << " ticks in 2 s while out of descriptors";
+  // Connections close: descriptors come back, and a new request is served.
+  for (int fd : held) close(fd);
+  HttpResponse r = Get(**fake, "/stats");
+  EXPECT_EQ(r.status, 200) << r.transport_error;
 }
 
 TEST_F(FakeSentinelTest, BadFlagsExitWithUsage) {

@@ -70,7 +70,7 @@ TempDir::~TempDir() {
 }
 
 absl::StatusOr<std::unique_ptr<FakeSentinel>> FakeSentinel::Start(
-    const std::vector<std::string>& args) {
+    const std::vector<std::string>& args, const std::vector<std::string>& launcher) {
   std::unique_ptr<FakeSentinel> fake(new FakeSentinel());
   fake->dir_ = std::make_unique<TempDir>();
   fake->out_path_ = fake->dir_->Path("records.ndjson");
@@ -82,6 +82,7 @@ absl::StatusOr<std::unique_ptr<FakeSentinel>> FakeSentinel::Start(
                                    "--workspace",
                                    absl::StrCat(kWorkspace, "=", kKey)};
   argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.begin(), launcher.begin(), launcher.end());
   std::vector<char*> raw;
   for (std::string& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);

@@ -48,12 +48,14 @@ class FakeSentinel {
   // Starts it with `args` plus --listen 127.0.0.1:0, --workspace
   // kWorkspace=kKey and --out <temp>/records.ndjson, and waits (bounded) for
   // its "listening on" line.
+  // `launcher` (optional) runs it, e.g. {"/usr/bin/prlimit", "--nofile=32:32"}.
   static absl::StatusOr<std::unique_ptr<FakeSentinel>> Start(
-      const std::vector<std::string>& args = {});
+      const std::vector<std::string>& args = {}, const std::vector<std::string>& launcher = {});
   // SIGTERM, then SIGKILL if it does not exit in time.
   ~FakeSentinel();
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string Url(const std::string& path_and_query) const;
   std::string LogsUrl() const { return Url("/api/logs?api-version=2016-04-01"); }
   const std::string& out_path() const { return out_path_; }
