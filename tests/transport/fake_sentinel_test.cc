@@ -212,6 +212,12 @@ uint64_t CpuTicks(pid_t pid) {
 }
 
 TEST_F(FakeSentinelTest, OutOfDescriptorsItWaitsInsteadOfSpinningAndRecovers) {
+#if defined(OUTBOXD_UBSAN)
+  // UBSan's vptr check probes memory through a pipe(2); with no descriptor
+  // left the probe fails and it reports a valid boost::system::error_category
+  // as an object with an invalid vptr (seen in CI). The plain build runs this.
+  GTEST_SKIP() << "UBSan needs spare descriptors for its own checks";
+#endif
   // A hard limit of 32 descriptors that the receiver cannot raise (unless it
   // is privileged enough to lift hard limits: then there is nothing to test).
   auto fake = FakeSentinel::Start({}, {"/usr/bin/prlimit", "--nofile=32:32"});
