@@ -35,16 +35,24 @@ void SetLogSinkForTest(std::string* sink);
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 
+// How often an error that repeats at the rate of requests is logged.
+inline constexpr int64_t kRepeatedErrorLogIntervalMs = 10'000;
+
 // Lets one line through per interval and counts the ones it held back, for
 // errors that repeat at the rate of requests (a full disk refuses every
-// ingest request): the log keeps the first line and, every interval, one
-// with the number of lines left out. Thread-safe.
+// ingest request, a destination that is down fails every request): the log
+// keeps the first line and, every interval, one with the number of lines
+// left out. Thread-safe.
 class LogThrottle {
  public:
-  explicit LogThrottle(int64_t interval_ms) : interval_ms_(interval_ms) {}
+  explicit LogThrottle(int64_t interval_ms = kRepeatedErrorLogIntervalMs)
+      : interval_ms_(interval_ms) {}
   // True when a line may be written at `now_ms`; then `*suppressed` is the
   // number of lines held back since the previous one.
   bool Allow(int64_t now_ms, uint64_t* suppressed);
+  // The episode is over (the error stopped): the next line goes through at
+  // once. Returns the number of lines held back since the last one written.
+  uint64_t Reset();
 
  private:
   const int64_t interval_ms_;

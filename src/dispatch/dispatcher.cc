@@ -26,6 +26,10 @@ struct Dispatcher::Lane {
   // or the backoff after failed commits.
   TimeMs paused_until = 0;
   uint32_t commit_failures = 0;  // consecutive
+  // A destination that is down fails every request: one "request failed"
+  // line per interval, and one line when requests succeed again.
+  LogThrottle failure_log;
+  uint64_t failed_in_a_row = 0;
   TimeMs wake = kNoDue;  // its key in Dispatcher::wakes_ (kNoDue: absent)
 };
 
@@ -326,6 +330,32 @@ void Dispatcher::OnResponse(std::shared_ptr<Flight> flight, HttpResponse respons
   OnAnswer(*lane, std::move(flight), response.status, answer);
 }
 
+void Dispatcher::LogAnswer(Lane& lane, const Flight& flight, int status, const Answer& answer,
+                           bool failure, TimeMs now) {
+  const uint64_t id = lane.config.id;
+  uint64_t not_logged = 0;
+  if (failure) {
+    ++lane.failed_in_a_row;
+    if (!lane.failure_log.Allow(now, &not_logged)) return;
+  } else if (lane.failed_in_a_row > 0) {
+    Log(LogLevel::kInfo, "requests succeed again",
+        {{"integration", id}, {"failed_before", lane.failed_in_a_row},
+         {"similar_errors_not_logged", lane.failure_log.Reset()}});
+    lane.failed_in_a_row = 0;
+  }
+  LogLevel level = failure ? LogLevel::kWarn : LogLevel::kDebug;
+  if (!LogEnabled(level)) return;
+  Log(level, failure ? "request failed" : "request answered",
+      {{"integration", id},
+       {"log_type", flight.deliveries.front().log_type},
+       {"records", flight.deliveries.size()},
+       {"status", status},
+       {"answer", DescribeAnswer(status, answer)},
+       {"latency_ms", now - flight.sent_ms},
+       {"failed_in_a_row", lane.failed_in_a_row},
+       {"similar_errors_not_logged", not_logged}});
+}
+
 void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status,
                           const Answer& answer) {
   const TimeMs now = clock_->NowMs();
@@ -334,16 +364,7 @@ void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status
   HealthWindow& window = WindowOf(id);
   window.Record(now, plan.failure);
 
-  LogLevel level = plan.failure ? LogLevel::kWarn : LogLevel::kDebug;
-  if (LogEnabled(level)) {
-    Log(level, plan.failure ? "request failed" : "request answered",
-        {{"integration", id},
-         {"log_type", flight->deliveries.front().log_type},
-         {"records", flight->deliveries.size()},
-         {"status", status},
-         {"answer", DescribeAnswer(status, answer)},
-         {"latency_ms", now - flight->sent_ms}});
-  }
+  LogAnswer(lane, *flight, status, answer, plan.failure, now);
 
   Changes changes = store_->NewChanges();
   changes.AddStats(id, MinuteOf(now), 1, plan.failure ? 1 : 0);
@@ -418,20 +439,30 @@ void Dispatcher::AddPlanToChanges(Lane& lane, const Flight& flight, const Answer
       counters_.dead.fetch_add(ds.size(), std::memory_order_relaxed);
       return;
     }
-    case AnswerPlan::Kind::kRetry:
+    case AnswerPlan::Kind::kRetry: {
+      std::string reason;
+      uint64_t dead = 0;
       for (const RetryStep& step : plan.retries) {
         const Delivery& d = ds[step.index];
         if (step.dead) {
-          changes.MoveToDead(
-              d, absl::StrCat("max age exceeded; last answer: ", DescribeAnswer(status, answer)),
-              now);
-          counters_.dead.fetch_add(1, std::memory_order_relaxed);
+          if (reason.empty()) {
+            reason = absl::StrCat("max age exceeded; last answer: ", DescribeAnswer(status, answer));
+          }
+          changes.MoveToDead(d, reason, now);
+          ++dead;
         } else {
           changes.Reschedule(d, step.due_ms, step.attempts);
           counters_.retried.fetch_add(1, std::memory_order_relaxed);
         }
       }
+      if (dead > 0) {
+        // One line per request, not per record: a batch of 1,000 expires at once.
+        Log(LogLevel::kWarn, "deliveries moved to dead",
+            {{"integration", lane.config.id}, {"records", dead}, {"reason", reason}});
+        counters_.dead.fetch_add(dead, std::memory_order_relaxed);
+      }
       return;
+    }
     case AnswerPlan::Kind::kBisect:
       return;
   }

@@ -136,6 +136,8 @@ class Dispatcher {
   void Send(Lane& lane, std::vector<Delivery> batch, TimeMs now);
   void OnResponse(std::shared_ptr<Flight> flight, HttpResponse response);
   void OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status, const Answer& answer);
+  void LogAnswer(Lane& lane, const Flight& flight, int status, const Answer& answer, bool failure,
+                 TimeMs now);
   void AddPlanToChanges(Lane& lane, const Flight& flight, const AnswerPlan& plan,
                         int status, const Answer& answer, TimeMs now, Changes& changes);
   void Finish(uint64_t lane_id, std::vector<Delivery> deliveries, absl::Status status);

@@ -100,4 +100,9 @@ bool LogThrottle::Allow(int64_t now_ms, uint64_t* suppressed) {
   return true;
 }
 
+uint64_t LogThrottle::Reset() {
+  next_ms_.store(INT64_MIN, std::memory_order_relaxed);
+  return held_.exchange(0, std::memory_order_relaxed);
+}
+
 }  // namespace outboxd

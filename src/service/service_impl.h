@@ -89,7 +89,7 @@ class ServiceImpl final : public Service {
   std::atomic<uint64_t> disk_bytes_{0};
   TimeMs last_quota_flush_ms_ = 0;  // RefreshDiskUsage's thread only
   IngestCounters ingest_;
-  LogThrottle write_error_log_{10'000};
+  LogThrottle write_error_log_;
 };
 
 }  // namespace outboxd

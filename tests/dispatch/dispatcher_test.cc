@@ -11,6 +11,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "outboxd/log.h"
 #include "dispatch/test_destination.h"
 #include "fakes/scripted_transport.h"
 #include "fakes/temp_dir.h"
@@ -393,6 +395,46 @@ TEST_F(DispatcherTest, TransportErrorsAreRetried) {
   EXPECT_EQ(dispatcher_->counters().requests_failed_transport.load(), 1u);
 }
 
+// A destination that is down fails every request: the log gets the first
+// failure, one line per 10 s with the count left out, and one line when
+// requests succeed again; the next failure after that is logged at once.
+TEST_F(DispatcherTest, RepeatedFailuresAreLoggedOncePer10Seconds) {
+  std::string log;
+  SetLogSinkForTest(&log);
+  Start();
+  Enqueue(kA, 1);
+  dispatcher_->Pump();
+  // Failures at 0, 1, 4, 9 s (the schedule's 1, 3, 5 s apart), then 19 s.
+  for (int i = 0; i < 5; ++i) {
+    if (i > 0) {
+      ASSERT_EQ(AdvanceAndPump(), 1u);
+    }
+    transport_->Complete(0, Answer500());
+  }
+  ASSERT_EQ(AdvanceAndPump(), 1u);
+  transport_->Complete(0, Answer200());
+  Enqueue(kA, 1);
+  ASSERT_EQ(AdvanceAndPump(), 1u);
+  transport_->Complete(0, Answer500());
+  SetLogSinkForTest(nullptr);
+
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    if (absl::StrContains(line, "msg=\"request")) lines.emplace_back(line);
+  }
+  ASSERT_EQ(lines.size(), 4u) << log;
+  EXPECT_TRUE(absl::StrContains(lines[0], "msg=\"request failed\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "failed_in_a_row=1 similar_errors_not_logged=0"))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[1], "failed_in_a_row=5 similar_errors_not_logged=3"))
+      << lines[1];
+  EXPECT_TRUE(absl::StrContains(lines[2], "msg=\"requests succeed again\" integration=1 "
+                                          "failed_before=5 similar_errors_not_logged=0"))
+      << lines[2];
+  EXPECT_TRUE(absl::StrContains(lines[3], "failed_in_a_row=1 similar_errors_not_logged=0"))
+      << lines[3];
+}
+
 TEST_F(DispatcherTest, PastMaxAgeGoesToDead) {
   options_.retry.max_age_ms = 10 * kSecondMs;
   Start();
@@ -403,7 +445,13 @@ TEST_F(DispatcherTest, PastMaxAgeGoesToDead) {
     transport_->Complete(0, Answer500());
     ASSERT_EQ(AdvanceAndPump(), 1u);
   }
+  std::string log;
+  SetLogSinkForTest(&log);
   transport_->Complete(0, Answer500());
+  SetLogSinkForTest(nullptr);
+  EXPECT_TRUE(absl::StrContains(log, "msg=\"deliveries moved to dead\" integration=1 records=1 "
+                                     "reason=\"max age exceeded; last answer: 500"))
+      << log;
   EXPECT_EQ(store_->QueuedCount(kA), 0u);
   auto dead = Dead(kA);
   ASSERT_EQ(dead.size(), 1u);
