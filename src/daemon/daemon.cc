@@ -20,7 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
+#include "outboxd/mutex.h"
 #include "api/handler.h"
 #include "api/http_server.h"
 #include "api/integration_record.h"
@@ -112,7 +112,7 @@ class Housekeeping {
       : thread_([=, this] { Run(service, hourly, store, clock, health_window_ms); }) {}
   ~Housekeeping() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
     thread_.join();
@@ -142,9 +142,9 @@ class Housekeeping {
     int tick = 0;
     for (;;) {
       {
-        absl::MutexLock lock(&mu_);
-        auto stopping = [this] { return stop_; };
-        if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(1))) return;
+        MutexLock lock(&mu_);
+        auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+        if (mu_.AwaitWithTimeout(stopping, std::chrono::seconds(1))) return;
       }
       Recover(store);
       service->RefreshDiskUsage();
@@ -160,7 +160,7 @@ class Housekeeping {
     }
   }
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t recover_failures_ = 0;  // the housekeeping thread only
   std::thread thread_;

@@ -64,7 +64,7 @@ absl::StatusOr<uint64_t> HourlyReporter::ReportHour(int64_t hour) {
 }
 
 absl::StatusOr<uint64_t> HourlyReporter::Tick() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const int64_t last_finished = HourOf(clock_->NowMs()) - 1;
   auto marker = store_->GetMeta(kReportedMeta);
   if (!marker.ok()) return marker.status();

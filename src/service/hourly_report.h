@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "outboxd/mutex.h"
 #include "outboxd/clock.h"
 #include "outboxd/store.h"
 #include "service/registry.h"
@@ -43,7 +43,7 @@ class HourlyReporter {
   OutboxStore* store_;
   Registry* registry_;
   Clock* clock_;
-  absl::Mutex mu_;  // one Tick at a time
+  Mutex mu_;  // one Tick at a time
 };
 
 }  // namespace outboxd

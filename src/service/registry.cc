@@ -44,7 +44,7 @@ Registry::Registry(OutboxStore* store, Clock* clock, RecordCodec codec)
     : store_(store), clock_(clock), codec_(std::move(codec)) {}
 
 absl::Status Registry::Load() {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   absl::Status decode_error;
   absl::Status status = store_->ForEachIntegration([&](uint64_t id, std::string_view record) {
     if (!decode_error.ok()) return;
@@ -70,7 +70,7 @@ absl::Status Registry::Load() {
 }
 
 void Registry::SetListener(Listener listener) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   listener_ = std::move(listener);
 }
 
@@ -102,13 +102,13 @@ uint64_t Registry::RouteLocked(const Event& event, TimeMs now, Changes& changes)
 }
 
 uint64_t Registry::RouteInto(const Event& event, TimeMs now, Changes& changes) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   return RouteLocked(event, now, changes);
 }
 
 absl::StatusOr<uint64_t> Registry::IngestDurably(const std::vector<Event>& events,
                                                   TimeMs now) {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   Changes changes = store_->NewChanges();
   uint64_t n = 0;
   for (const Event& e : events) n += RouteLocked(e, now, changes);
@@ -155,7 +155,7 @@ absl::StatusOr<IntegrationConfig*> Registry::FindLiveLocked(uint64_t id) {
 }
 
 absl::StatusOr<IntegrationConfig> Registry::Create(IntegrationConfig config) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   TimeMs now = clock_->NowMs();
   config.id = next_id_;
   config.state = IntegrationState::kEnabled;
@@ -174,7 +174,7 @@ absl::StatusOr<IntegrationConfig> Registry::Create(IntegrationConfig config) {
 }
 
 absl::StatusOr<IntegrationConfig> Registry::Update(uint64_t id, IntegrationConfig updated) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   auto current = FindLiveLocked(id);
   if (!current.ok()) return current.status();
   if (updated.version != (*current)->version)
@@ -195,7 +195,7 @@ absl::StatusOr<IntegrationConfig> Registry::Update(uint64_t id, IntegrationConfi
 }
 
 absl::StatusOr<IntegrationConfig> Registry::SetEnabled(uint64_t id, bool enabled) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   auto current = FindLiveLocked(id);
   if (!current.ok()) return current.status();
   IntegrationConfig next = **current;
@@ -221,7 +221,7 @@ absl::StatusOr<IntegrationConfig> Registry::SetEnabled(uint64_t id, bool enabled
 }
 
 absl::Status Registry::Delete(uint64_t id) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   auto current = FindLiveLocked(id);
   if (!current.ok()) return current.status();
   IntegrationConfig next = **current;
@@ -243,7 +243,7 @@ absl::Status Registry::Delete(uint64_t id) {
 }
 
 std::vector<IntegrationConfig> Registry::List() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   std::vector<IntegrationConfig> out;
   for (const auto& [id, c] : integrations_)
     if (c.state != IntegrationState::kDeleting) out.push_back(c);
@@ -251,14 +251,14 @@ std::vector<IntegrationConfig> Registry::List() const {
 }
 
 std::vector<IntegrationConfig> Registry::All() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   std::vector<IntegrationConfig> out;
   for (const auto& [id, c] : integrations_) out.push_back(c);
   return out;
 }
 
 absl::StatusOr<IntegrationConfig> Registry::Get(uint64_t id) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   auto it = integrations_.find(id);
   if (it == integrations_.end() || it->second.state == IntegrationState::kDeleting)
     return absl::NotFoundError(absl::StrCat("integration ", id, " not found"));
@@ -266,7 +266,7 @@ absl::StatusOr<IntegrationConfig> Registry::Get(uint64_t id) const {
 }
 
 std::vector<uint64_t> Registry::CompaniesWithHourlyReport() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   std::vector<uint64_t> out;
   for (const auto& [company, ids] : by_company_) {
     for (uint64_t id : ids) {
@@ -282,7 +282,7 @@ std::vector<uint64_t> Registry::CompaniesWithHourlyReport() const {
 }
 
 void Registry::OnBroken(const IntegrationConfig& integration, TimeMs now, Changes& changes) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   auto it = integrations_.find(integration.id);
   if (it == integrations_.end() || it->second.state != IntegrationState::kEnabled) return;
   IntegrationConfig next = it->second;
@@ -302,7 +302,7 @@ void Registry::OnBroken(const IntegrationConfig& integration, TimeMs now, Change
 }
 
 void Registry::OnDrained(uint64_t integration_id) {
-  absl::MutexLock lock(&mu_);
+  WriterMutexLock lock(&mu_);
   auto it = integrations_.find(integration_id);
   if (it == integrations_.end() || it->second.state != IntegrationState::kDeleting) return;
   Changes changes = store_->NewChanges();

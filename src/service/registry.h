@@ -17,11 +17,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "dispatch/dispatcher.h"
 #include "outboxd/clock.h"
 #include "outboxd/event.h"
 #include "outboxd/integration.h"
+#include "outboxd/mutex.h"
 #include "outboxd/store.h"
 
 namespace outboxd {
@@ -99,7 +99,7 @@ class Registry final : public DispatcherHooks {
   OutboxStore* store_;
   Clock* clock_;
   RecordCodec codec_;
-  mutable absl::Mutex mu_;
+  mutable SharedMutex mu_;
   std::map<uint64_t, IntegrationConfig> integrations_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::vector<uint64_t>> by_company_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -85,22 +85,22 @@ PowerLossFs::PowerLossFs(std::shared_ptr<rocksdb::FileSystem> base)
     : FileSystemWrapper(std::move(base)) {}
 
 void PowerLossFs::CutPower() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   powered_ = false;
 }
 
 bool PowerLossFs::powered() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return powered_;
 }
 
 uint64_t PowerLossFs::bytes_dropped() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return bytes_dropped_;
 }
 
 uint64_t PowerLossFs::untracked_writes() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return untracked_writes_;
 }
 
@@ -109,7 +109,7 @@ IOStatus PowerLossFs::Mutate(const std::function<IOStatus()>& op,
                              const std::string& path) {
   // The lock spans the operation: a sync either completes before the power
   // is cut or does not happen at all.
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   IOStatus s = op();
   if (s.ok() && after) after(files_[path]);
@@ -117,7 +117,7 @@ IOStatus PowerLossFs::Mutate(const std::function<IOStatus()>& op,
 }
 
 absl::Status PowerLossFs::RestorePower(std::mt19937_64* torn) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   bytes_dropped_ = 0;
   for (auto& [path, state] : files_) {
     uint64_t size = 0;
@@ -151,7 +151,7 @@ IOStatus PowerLossFs::NewWritableFile(const std::string& path,
                                       const rocksdb::FileOptions& options,
                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
                                       IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   IOStatus s = target()->NewWritableFile(path, options, result, dbg);
   return s.ok() ? Track(path, 0, result) : s;
@@ -161,7 +161,7 @@ IOStatus PowerLossFs::ReopenWritableFile(const std::string& path,
                                          const rocksdb::FileOptions& options,
                                          std::unique_ptr<rocksdb::FSWritableFile>* result,
                                          IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   // What is there already survived an earlier power loss or was synced.
   uint64_t size = 0;
@@ -183,7 +183,7 @@ IOStatus PowerLossFs::NewRandomRWFile(const std::string& path,
                                       const rocksdb::FileOptions& options,
                                       std::unique_ptr<rocksdb::FSRandomRWFile>* result,
                                       IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   ++untracked_writes_;
   return target()->NewRandomRWFile(path, options, result, dbg);
@@ -191,7 +191,7 @@ IOStatus PowerLossFs::NewRandomRWFile(const std::string& path,
 
 IOStatus PowerLossFs::DeleteFile(const std::string& path, const IOOptions& options,
                                  IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   IOStatus s = target()->DeleteFile(path, options, dbg);
   if (s.ok()) files_.erase(path);
@@ -200,7 +200,7 @@ IOStatus PowerLossFs::DeleteFile(const std::string& path, const IOOptions& optio
 
 IOStatus PowerLossFs::RenameFile(const std::string& from, const std::string& to,
                                  const IOOptions& options, IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   IOStatus s = target()->RenameFile(from, to, options, dbg);
   if (!s.ok()) return s;
@@ -217,7 +217,7 @@ IOStatus PowerLossFs::RenameFile(const std::string& from, const std::string& to,
 
 IOStatus PowerLossFs::LinkFile(const std::string& from, const std::string& to,
                                const IOOptions& options, IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   IOStatus s = target()->LinkFile(from, to, options, dbg);
   if (s.ok()) {
@@ -229,7 +229,7 @@ IOStatus PowerLossFs::LinkFile(const std::string& from, const std::string& to,
 
 IOStatus PowerLossFs::Truncate(const std::string& path, size_t size, const IOOptions& options,
                                IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   IOStatus s = target()->Truncate(path, size, options, dbg);
   auto it = files_.find(path);
@@ -239,21 +239,21 @@ IOStatus PowerLossFs::Truncate(const std::string& path, size_t size, const IOOpt
 
 IOStatus PowerLossFs::CreateDir(const std::string& path, const IOOptions& options,
                                 IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   return target()->CreateDir(path, options, dbg);
 }
 
 IOStatus PowerLossFs::CreateDirIfMissing(const std::string& path, const IOOptions& options,
                                          IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   return target()->CreateDirIfMissing(path, options, dbg);
 }
 
 IOStatus PowerLossFs::DeleteDir(const std::string& path, const IOOptions& options,
                                 IODebugContext* dbg) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!powered_) return NoPower();
   return target()->DeleteDir(path, options, dbg);
 }

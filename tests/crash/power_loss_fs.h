@@ -28,7 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "outboxd/mutex.h"
 #include "rocksdb/file_system.h"
 
 namespace outboxd {
@@ -106,7 +106,7 @@ class PowerLossFs : public rocksdb::FileSystemWrapper {
                           std::unique_ptr<rocksdb::FSWritableFile>* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool powered_ ABSL_GUARDED_BY(mu_) = true;
   absl::flat_hash_map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_dropped_ ABSL_GUARDED_BY(mu_) = 0;

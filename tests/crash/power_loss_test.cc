@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "outboxd/mutex.h"
 #include "crash/power_loss_fs.h"
 #include "fakes/temp_dir.h"
 #include "gtest/gtest.h"
@@ -80,7 +80,7 @@ class PowerLossTest : public ::testing::Test {
   TempDir dir_;
   std::shared_ptr<PowerLossFs> fs_;
   std::unique_ptr<rocksdb::Env> env_;
-  absl::Mutex mu_;
+  Mutex mu_;
   Model model_ ABSL_GUARDED_BY(mu_);
   bool cut_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> failures_ ABSL_GUARDED_BY(mu_);
@@ -109,7 +109,7 @@ void PowerLossTest::Writer(OutboxStore* store, int round, int writer, size_t cut
       mine.erase(mine.begin() + static_cast<ptrdiff_t>(pick));
     }
     const absl::Status status = store->Apply(std::move(changes));
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     // The cut is flagged before the file system loses power (both under
     // mu_), so an Apply seen OK with the flag clear was synced before it.
     if (cut_) {
@@ -135,7 +135,7 @@ void PowerLossTest::Writer(OutboxStore* store, int round, int writer, size_t cut
 void PowerLossTest::RunRound(OutboxStore* store, int round, size_t cut_after,
                              std::mt19937_64& rng) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     cut_ = false;
     model_.acked_batches = 0;
     model_.in_flight.clear();
@@ -160,7 +160,7 @@ void PowerLossTest::Verify(bool sync, const std::string& label) {
     ASSERT_TRUE(scanned.ok()) << scanned.status();
     EXPECT_EQ(store->QueuedCount(id), n) << label << ": queued count of " << id;
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::set<std::string> removal_in_flight;
   for (const Batch& batch : model_.in_flight) removal_in_flight.insert(batch.removed);
   for (const auto& [event, key] : model_.present) {
@@ -217,7 +217,7 @@ TEST_P(PowerLossModeTest, AcknowledgedBatchesSurvive) {
     if (HasFatalFailure()) return;
   }
   EXPECT_EQ(fs_->untracked_writes(), 0u);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   EXPECT_FALSE(model_.present.empty());
   // Flushes at close and in-flight batches leave unsynced bytes behind.
   RecordProperty("bytes_dropped", std::to_string(dropped));
@@ -240,7 +240,7 @@ TEST_F(PowerLossTest, SyncOffLosesAcknowledgedBatches) {
   store.reset();
   size_t acknowledged = 0;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     acknowledged = model_.present.size();
   }
   const absl::Status restored = fs_->RestorePower(nullptr);

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
+#include "outboxd/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -42,11 +42,11 @@ class FakeApi {
     return [this] { return std::make_unique<Poster>(this); };
   }
   std::vector<std::string> bodies() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return bodies_;
   }
   int posters() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return posters_;
   }
 
@@ -54,13 +54,13 @@ class FakeApi {
   class Poster final : public ChunkPoster {
    public:
     explicit Poster(FakeApi* api) : api_(api) {
-      absl::MutexLock lock(&api_->mu_);
+      MutexLock lock(&api_->mu_);
       ++api_->posters_;
     }
     absl::StatusOr<HttpResult> Post(const std::string& body) override {
       int call = 0;
       {
-        absl::MutexLock lock(&api_->mu_);
+        MutexLock lock(&api_->mu_);
         api_->bodies_.push_back(body);
         call = static_cast<int>(api_->bodies_.size());
       }
@@ -72,7 +72,7 @@ class FakeApi {
   };
 
   Answer answer_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::string> bodies_ ABSL_GUARDED_BY(mu_);
   int posters_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "fakes/temp_dir.h"
 #include "outboxd/signer.h"
 #include "service/hourly_report.h"
@@ -112,6 +115,38 @@ TEST_F(RegistryTest, RoutesBySelectionAndState) {
   EXPECT_EQ(notices[0].first, "disable_integration");
   EXPECT_TRUE(absl::StrContains(notices[0].second, R"("event_type":"integration_disabled")"));
   EXPECT_TRUE(absl::StrContains(notices[0].second, R"("integration_name":"disabled")"));
+}
+
+// Ingest, reads and management changes from several threads (the API's
+// threads do this): every delivery an ingest reports is in a queue, and
+// nothing else is. In the TSan suite this also checks the locking.
+TEST_F(RegistryTest, ConcurrentIngestAndManagementAgreeOnEveryDelivery) {
+  std::vector<uint64_t> ids = {Create("first", Hits())};
+  std::atomic<uint64_t> reported{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        auto n = Ingest(kCompany, EventType::kHit,
+                        absl::StrCat(R"({"id":"t)", t, "-", i, R"(","event_type":"hit"})"));
+        if (!n.ok() || *n == 0 || *n > 4) failed = true;
+        if (n.ok()) reported += *n;
+        if (registry_->List().empty()) failed = true;
+      }
+    });
+  }
+  for (int k = 0; k < 3; ++k) {
+    ids.push_back(Create(absl::StrCat("added", k), Hits()));
+    ASSERT_TRUE(registry_->SetEnabled(ids.back(), false).ok());
+    ASSERT_TRUE(registry_->SetEnabled(ids.back(), true).ok());
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_FALSE(failed.load());
+  uint64_t queued = 0;
+  for (uint64_t id : ids) queued += store_->QueuedCount(id);
+  EXPECT_EQ(queued, reported.load());
+  EXPECT_GE(reported.load(), 300u);
 }
 
 TEST_F(RegistryTest, CustomTableCarriesEveryEventType) {

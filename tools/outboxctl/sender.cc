@@ -8,8 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
+#include "outboxd/mutex.h"
 #include "simdjson.h"
 
 namespace outboxd::ctl {
@@ -70,11 +69,11 @@ class Sender::RunState {
     while (true) {
       Chunk chunk;
       {
-        absl::MutexLock lock(&mu_);
-        auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        MutexLock lock(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return stop_ || reading_done_ || !queue_.empty();
         };
-        mu_.Await(absl::Condition(&ready));
+        mu_.Await(ready);
         if (stop_ || queue_.empty()) return;
         chunk = std::move(queue_.front());
         queue_.pop_front();
@@ -87,11 +86,11 @@ class Sender::RunState {
   // stopped.
   bool Enqueue(std::vector<Chunk>* chunks) {
     for (Chunk& c : *chunks) {
-      absl::MutexLock lock(&mu_);
-      auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      MutexLock lock(&mu_);
+      auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || queue_.size() < queue_cap_;
       };
-      mu_.Await(absl::Condition(&room));
+      mu_.Await(room);
       if (stop_) return false;
       queue_.push_back(std::move(c));
     }
@@ -100,18 +99,18 @@ class Sender::RunState {
   }
 
   void Fail(std::string error) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     summary_.error = std::move(error);
     stop_ = true;
   }
 
   void ReadingDone() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     reading_done_ = true;
   }
 
   SendSummary Finish() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     summary_.elapsed_ms = sender_.clock_->NowMs() - start_ms_;
     return summary_;
   }
@@ -154,13 +153,14 @@ class Sender::RunState {
 
   // Waits out a Retry-After; false when the run stopped meanwhile.
   bool WaitUnlessStopped(TimeMs ms) {
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(ms));
+    MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; },
+                         std::chrono::milliseconds(ms));
     return !stop_;
   }
 
   void Record(const Chunk& chunk, const ChunkOutcome& out) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     summary_.retries += out.retries;
     if (!out.ok) {
       // Among several failures the earliest place in the file wins, so the
@@ -188,7 +188,7 @@ class Sender::RunState {
   const TimeMs start_ms_;
   const uint64_t events_total_;
   const size_t queue_cap_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<Chunk> queue_ ABSL_GUARDED_BY(mu_);
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
