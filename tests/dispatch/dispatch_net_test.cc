@@ -45,15 +45,14 @@ class DispatchNetTest : public ::testing::Test {
     so.path = dir_.Sub("outbox");
     so.sync = false;  // durability has its own suites; this one is about the network
     store_ = std::move(*OutboxStore::Open(so));
-    TransportOptions to;
-    to.max_host_connections = 4096;
-    transport_ = std::move(*CurlTransport::Create(io_, &clock_, to));
+    transport_options_.max_host_connections = 4096;
+    transport_ = std::move(*CurlTransport::Create(io_, &clock_, transport_options_));
     committer_ = std::make_unique<ThreadCommitter>(
         store_.get(), [this](std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); },
         2);
     dispatcher_ = std::make_unique<Dispatcher>(
         store_.get(), transport_.get(), &clock_,
-        [](const IntegrationConfig& c) { return MakeDestination(c, DestinationOptions{}); },
+        [this](const IntegrationConfig& c) { return MakeDestination(c, destination_options_); },
         &hooks_, committer_.get(), options_);
     ASSERT_TRUE(dispatcher_->Start().ok());
     for (int i = 1; i <= integrations; ++i) {
@@ -126,6 +125,8 @@ class DispatchNetTest : public ::testing::Test {
   testing::WallClock clock_;
   boost::asio::io_context io_;
   DispatcherOptions options_;
+  TransportOptions transport_options_;
+  DestinationOptions destination_options_;
   RecordingHooks hooks_;
   std::unique_ptr<FakeSentinel> sentinel_;
   std::unique_ptr<OutboxStore> store_;
@@ -150,6 +151,14 @@ TEST_F(DispatchNetTest, TwoThousandRequestsInFlightAtOnce) {
   ASSERT_GE(RaiseOpenFileLimit(), 4200u) << "not enough descriptors for this test";
   options_.max_in_flight_per_integration = 25;
   options_.batch.max_records = 1;
+  // On a loaded machine under TSan the receiver answers late: requests wait
+  // for it instead of timing out (a timeout after the receiver stored the
+  // record would be a duplicate), and the failure rule, which is not what
+  // this test is about, must not park the integrations it counts (seen: 2,000
+  // requests timed out at once, every integration disabled, never drained).
+  destination_options_.request_timeout_ms = 240 * kSecondMs;
+  transport_options_.connect_timeout_ms = 120 * kSecondMs;
+  options_.health.min_requests = UINT64_MAX;
   Start({"--latency-ms", "1500"}, /*integrations=*/100);
   for (int i = 1; i <= 100; ++i) Enqueue(i, 20);
   // Generous: under ThreadSanitizer on a busy 2-core machine this takes minutes.
