@@ -29,6 +29,19 @@ TEST(LogThrottleTest, OneLinePerIntervalWithTheCountLeftOut) {
   EXPECT_EQ(suppressed, 0u);
 }
 
+TEST(LogThrottleTest, ResetEndsTheEpisodeAndReturnsWhatWasLeftOut) {
+  LogThrottle throttle(10'000);
+  uint64_t suppressed = 0;
+  ASSERT_TRUE(throttle.Allow(0, &suppressed));
+  EXPECT_FALSE(throttle.Allow(1'000, &suppressed));
+  EXPECT_FALSE(throttle.Allow(2'000, &suppressed));
+  EXPECT_EQ(throttle.Reset(), 2u);
+  // Inside the old interval, yet the next line goes through at once.
+  ASSERT_TRUE(throttle.Allow(3'000, &suppressed));
+  EXPECT_EQ(suppressed, 0u);
+  EXPECT_EQ(throttle.Reset(), 0u);
+}
+
 TEST(LogThrottleTest, ConcurrentCallersLetExactlyOneLineThrough) {
   LogThrottle throttle(1'000'000);
   std::atomic<int> allowed{0};
