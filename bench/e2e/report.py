@@ -17,6 +17,9 @@ ROWS = [
     ("throughput", "e2e_mb_per_s", "end to end", "MB/s"),
     ("throughput", "ingest_events_per_s", "ingest acknowledged (202, fsync-durable)", "events/s"),
     ("throughput", "cpu_us_per_event", "outboxd CPU per event (= s per 10^6)", "us"),
+    ("throughput", "cpu_user_us_per_event", "... of which user", "us"),
+    ("throughput", "cpu_system_us_per_event", "... of which system (kernel)", "us"),
+    ("throughput", "loadgen_cpu_us_per_event", "load generator CPU per event (same cores)", "us"),
     ("throughput", "peak_rss_mib", "outboxd peak RSS", "MiB"),
     ("throughput", "records_per_post", "records per POST to the sink", ""),
     ("throughput", "ingest_request_ms_p99", "ingest request p99 (202 round trip)", "ms"),
@@ -110,7 +113,8 @@ def write_markdown(args, info, out):
     m = info["machine"]
     lines = [
         "# outboxd end-to-end bench: latest results", "",
-        f"Machine: {m['nproc']} vCPU ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}. "
+        f"Machine of the latest run: {m['nproc']} vCPU ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Linux {m['kernel']}; the list of runs below names each run's CPU. "
         "outboxd, the sink and the load generator share these cores, and the VM is shared "
         "(see the load average row). Method and analysis: "
         "[docs/performance.md](../docs/performance.md).", "",
@@ -125,7 +129,8 @@ def write_markdown(args, info, out):
                      f"{unit} | {s['n']} |")
     lines += ["", "Runs (when, command):", ""]
     for mode, doc in docs.items():
-        lines.append(f"- {mode}: {doc.get('started')} `{doc.get('command')}` "
+        cpu = doc.get("machine", {}).get("cpu", "?")
+        lines.append(f"- {mode}: {doc.get('started')} on {cpu} `{doc.get('command')}` "
                      f"(batch {doc.get('batch')}, {doc.get('connections')} connections"
                      f"{', outboxd ' + ' '.join(doc['outboxd_args']) if doc.get('outboxd_args') else ''})")
     charts = [c for c in ("throughput.png", "latency_cdf.png", "inflight.png", "backlog_rss.png",

@@ -175,10 +175,12 @@ def wait_drained(ob, integration_id, timeout):
 
 
 def summarize_delivery(ob, events, cpu0, seconds_e2e, lg):
+    """cpu0: procs.cpu_times(ob.pid) when the clock started."""
     m = ob.metrics()
     requests = m.get('outboxd_requests_total{class="2xx"}', 0)
     delivered = m.get('outboxd_deliveries_total{outcome="delivered"}', 0)
-    cpu = procs.cpu_seconds(ob.pid) - cpu0
+    user, system = (now - before for now, before in zip(procs.cpu_times(ob.pid), cpu0))
+    cpu = user + system
     mem = procs.memory_kib(ob.pid)
     return {
         "events": events,
@@ -191,6 +193,9 @@ def summarize_delivery(ob, events, cpu0, seconds_e2e, lg):
         "ingest_retries": lg["retries"],
         "cpu_s_per_million": round(cpu / events * 1e6, 2),
         "cpu_us_per_event": round(cpu / events * 1e6, 2),
+        "cpu_user_us_per_event": round(user / events * 1e6, 2),
+        "cpu_system_us_per_event": round(system / events * 1e6, 2),
+        "loadgen_cpu_us_per_event": round(lg["cpu_s"] / events * 1e6, 2),
         "peak_rss_mib": round(mem["VmHWM"] / 1024, 1),
         "requests_2xx": int(requests),
         "delivered": int(delivered),
@@ -221,7 +226,7 @@ def throughput_run(ctx, i):
             1, procs.workspace_guid(1), procs.BENCH_KEY, f"https://127.0.0.1:{nginx.port}", "bench"))
         if a.profile == "perf":
             perf = procs.PerfRecord(ob.pid, os.path.join(work, "perf.data"))
-        cpu0, ng0 = procs.cpu_seconds(ob.pid), nginx.status()["requests"]
+        cpu0, ng0 = procs.cpu_times(ob.pid), nginx.status()["requests"]
         ngcpu0 = nginx.cpu_seconds()
         t0 = time.monotonic()
         lg = procs.run_loadgen(ctx.loadgen, ob.port, a.events, a.batch, a.connections, work,
@@ -297,7 +302,7 @@ def verify_run(ctx, i, rate):
         ob = ctx.start_outboxd(work)
         iid = ob.create_integration(procs.sentinel_integration(
             1, guid, procs.BENCH_KEY, f"https://127.0.0.1:{fs.port}", "bench"))
-        cpu0 = procs.cpu_seconds(ob.pid)
+        cpu0 = procs.cpu_times(ob.pid)
         acks = os.path.join(work, "acks.txt")
         prefix = f"v{i}"
         t0 = time.monotonic()

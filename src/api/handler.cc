@@ -475,7 +475,9 @@ void Handler::Ingest(Request request, Responder respond) {
   }
   Offload(respond, [this, request = std::move(request), respond]() mutable {
     const BodyFormat format = DetectBodyFormat(request.content_type, request.body);
-    IngestParseResult parsed = ParseEvents(request.body, format, options_.ingest_limits);
+    IngestParseResult parsed =
+        ParseEvents(request.body, format, options_.ingest_limits,
+                    request.body.capacity() - request.body.size());
     std::string().swap(request.body);  // the events hold their own copies
     if (!parsed.ok()) return respond(IngestErrorJson(*parsed.error));
     IngestResult result;

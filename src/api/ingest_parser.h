@@ -62,7 +62,12 @@ struct IngestParseResult {
 // catalog, `occurred_at` RFC 3339, `risk` for vulnerabilities, optional
 // booleans `experimental` and `sampled`. Any of these keys appearing twice
 // is an error; other payload keys pass through untouched.
+//
+// `readable_after`: bytes past the end of `body` that may be read (not
+// written), such as a std::string's spare capacity. Events followed by at
+// least SIMDJSON_PADDING readable bytes are validated in place; the others
+// are copied into a padded buffer first. The result never refers to `body`.
 IngestParseResult ParseEvents(std::string_view body, BodyFormat format,
-                              const IngestLimits& limits = {});
+                              const IngestLimits& limits = {}, size_t readable_after = 0);
 
 }  // namespace outboxd
