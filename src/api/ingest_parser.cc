@@ -48,10 +48,10 @@ constexpr KnownKeyName kKnownKeys[] = {
 };
 
 // The simdjson kernel that minifies events. Parsing uses the kernel simdjson
-// picks for the CPU, but its AVX-512 ("icelake") minify stores through
-// VPCOMPRESSB, which AMD Zen 4 runs in microcode: 1,040 ns per 700-byte hit
-// there against 170 ns for the AVX2 ("haswell") kernel (docs/performance.md),
-// where both parse at the same speed. Every kernel gives the same bytes.
+// picks for the CPU, but on the AMD EPYC (AVX-512) development machine its
+// AVX-512 ("icelake") minify took 1,041 ns per 700-byte hit against 170 ns
+// for the AVX2 ("haswell") kernel, while both parse at the same speed
+// (docs/performance.md). Every kernel writes the same bytes.
 const simdjson::implementation& MinifyKernel() {
   static const simdjson::implementation* const kernel = [] {
     const simdjson::implementation* haswell =
@@ -73,9 +73,9 @@ std::optional<KnownKey> LookupKey(std::string_view name) {
 // one padded buffer for every event of a request.
 class EventParser {
  public:
-  // [body_begin, readable_end) is memory the parser may read: the body and
-  // the spare bytes after it. An event with SIMDJSON_PADDING readable bytes
-  // after its text is parsed where it lies; only the others are copied.
+  // The parser may read `body` and the `readable_after` bytes after it. An
+  // event followed by SIMDJSON_PADDING readable bytes is parsed where it
+  // lies; only the others are copied into padded_ first.
   EventParser(const IngestLimits& limits, std::string_view body, size_t readable_after)
       : limits_(limits), readable_end_(body.data() + body.size() + readable_after) {
     // simdjson counts the scalar level too: depth N allows N-1 nested containers.
