@@ -205,6 +205,10 @@ class OutboxStore {
   StoreStats Stats() const;
   // Forces a flush of memtables and the WAL sync (used at shutdown).
   absl::Status Flush();
+  // Compacts the outbox column family: a delivered entry and its
+  // SingleDelete in different table files both go, freeing their space.
+  // Blocks until done (used over the disk quota, after a Flush).
+  absl::Status CompactOutbox();
   // After a failed write (a full disk, an I/O error) RocksDB keeps refusing
   // writes until it is told to resume. Call periodically: returns true when
   // it resumed (writes work again), false when no write had failed, and the

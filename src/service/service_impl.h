@@ -66,7 +66,9 @@ class ServiceImpl final : public Service {
   // one thread). Over the quota it first flushes the memtables, at most
   // every kQuotaFlushIntervalMs: WAL files are deleted only once all the
   // data in them is flushed, so without it a drained outbox would stay over
-  // its quota (and refuse ingest) until a restart.
+  // its quota (and refuse ingest) until a restart. Still over the quota
+  // after that flush, it compacts the outbox: delivered entries and their
+  // removals flushed to different table files only go in a compaction.
   void RefreshDiskUsage();
   static constexpr TimeMs kQuotaFlushIntervalMs = 5'000;
   IngestCounters& ingest_counters() { return ingest_; }
@@ -87,6 +89,8 @@ class ServiceImpl final : public Service {
   ServiceOptions options_;
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> disk_bytes_{0};
+  void CompactOverQuota(StoreStats* s, uint64_t quota);
+
   TimeMs last_quota_flush_ms_ = 0;  // RefreshDiskUsage's thread only
   IngestCounters ingest_;
   LogThrottle write_error_log_;

@@ -189,6 +189,15 @@ StoreStats OutboxStore::Stats() const {
   return stats;
 }
 
+absl::Status OutboxStore::CompactOutbox() {
+  const StoreCore& core = impl_->core;
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return ToStatus(core.db->db()->CompactRange(options, core.db->cf(store_internal::kOutboxCf),
+                                              nullptr, nullptr),
+                  "compact outbox");
+}
+
 absl::StatusOr<bool> OutboxStore::Recover() {
   StoreCore& core = impl_->core;
   if (!core.write_failed.exchange(false, std::memory_order_acq_rel)) return false;

@@ -102,5 +102,25 @@ TEST_F(DiskQuotaTest, AcceptsAgainOnceTheOutboxDrained) {
   EXPECT_LT(store_->Stats().wal_bytes, kQuota);
 }
 
+// Queued deliveries flushed to a table file (over the quota), then delivered:
+// their removals reach a later file at the next flush, and only a compaction
+// frees the space of both. Seen in crash.disk_quota_drain as ingest refused
+// for good after the outbox drained.
+TEST_F(DiskQuotaTest, AcceptsAgainOnceDeliveriesFlushedBeforeTheyWentAreDelivered) {
+  std::vector<DeliveryKey> keys = Fill();
+  service_->RefreshDiskUsage();  // flushes: the deliveries are in a table file now
+  ASSERT_EQ(IngestOne().code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_GE(store_->Stats().live_sst_bytes, kQuota);
+  Changes delivered = store_->NewChanges();
+  for (const DeliveryKey& k : keys) delivered.Remove(k);
+  ASSERT_TRUE(store_->Apply(std::move(delivered)).ok());
+  clock_.Advance(ServiceImpl::kQuotaFlushIntervalMs);
+  service_->RefreshDiskUsage();
+  EXPECT_TRUE(IngestOne().ok()) << "the drained outbox still counts "
+                                << store_->Stats().live_sst_bytes + store_->Stats().wal_bytes
+                                << " bytes against a quota of " << kQuota;
+  EXPECT_LT(store_->Stats().live_sst_bytes, kQuota);
+}
+
 }  // namespace
 }  // namespace outboxd
