@@ -3,6 +3,8 @@
 // and remove them in one Apply. A second variant has 8 threads each applying
 // 100-delivery batches at once, which RocksDB group-commits (many writers,
 // one fsync). Reports items/s. Runs in a temporary directory under /tmp.
+// BM_BuildIngestBatch1000 times building one ingest's WriteBatch alone
+// (CPU, no write), with and without sizing it up front.
 //
 //   build-store/bench/store_bench --benchmark_min_time=2
 
@@ -38,6 +40,12 @@ std::string HitEvent(int i) {
   return e;
 }
 
+std::vector<std::string> HitEvents(int n) {
+  std::vector<std::string> events;
+  for (int i = 0; i < n; ++i) events.push_back(HitEvent(i));
+  return events;
+}
+
 class TempStore {
  public:
   TempStore() {
@@ -68,8 +76,7 @@ void BM_EnqueueScanRemove1000(benchmark::State& state) {
     state.SkipWithError("cannot open the store");
     return;
   }
-  std::vector<std::string> events;
-  for (int i = 0; i < 1000; ++i) events.push_back(HitEvent(i));
+  const std::vector<std::string> events = HitEvents(1000);
   std::vector<DeliveryKey> held;
   held.reserve(1000);
   for (auto _ : state) {
@@ -89,14 +96,36 @@ void BM_EnqueueScanRemove1000(benchmark::State& state) {
 }
 BENCHMARK(BM_EnqueueScanRemove1000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// CPU only: building the WriteBatch of one 1,000-event ingest (what an
+// ingest worker does before RocksDB's Write), never applied. Arg 1 sizes
+// the batch up front as Registry::IngestDurably does, arg 0 lets it grow.
+void BM_BuildIngestBatch1000(benchmark::State& state) {
+  const std::vector<std::string> events = HitEvents(1000);
+  size_t reserve = 0;
+  if (state.range(0) != 0)
+    for (const std::string& e : events) reserve += e.size() + 64;
+  TempStore temp;
+  OutboxStore* store = temp.get();
+  if (store == nullptr) {
+    state.SkipWithError("cannot open the store");
+    return;
+  }
+  for (auto _ : state) {
+    Changes in = store->NewChanges(reserve);
+    for (const std::string& e : events) in.Enqueue(1, "new_hits", e, kNow, kNow);
+    benchmark::DoNotOptimize(in.empty());
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_BuildIngestBatch1000)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 // Shared by the threads of the group-commit benchmark.
 TempStore* shared_store = nullptr;
 
 void BM_GroupCommit8x100(benchmark::State& state) {
   if (state.thread_index() == 0) shared_store = new TempStore();
   // Google Benchmark starts the timed loop of all threads together.
-  std::vector<std::string> events;
-  for (int i = 0; i < 100; ++i) events.push_back(HitEvent(i));
+  const std::vector<std::string> events = HitEvents(100);
   for (auto _ : state) {
     OutboxStore* store = shared_store->get();
     if (store == nullptr) {

@@ -126,7 +126,7 @@ class Changes {
  private:
   friend class OutboxStore;
   struct Impl;
-  explicit Changes(OutboxStore* store);
+  Changes(OutboxStore* store, size_t reserve_bytes);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -143,7 +143,9 @@ class OutboxStore {
   static absl::StatusOr<std::unique_ptr<OutboxStore>> Open(const StoreOptions& options);
   ~OutboxStore();
 
-  Changes NewChanges();
+  // reserve_bytes: the batch's expected size (one allocation instead of
+  // regrowing while a large ingest fills it); a hint, never a limit.
+  Changes NewChanges(size_t reserve_bytes = 0);
   // Writes all changes in one WriteBatch (synced unless options.sync is off).
   // Readers (ScanDue, NextDue) see them once this returns OK.
   absl::Status Apply(Changes changes);

@@ -108,8 +108,13 @@ uint64_t Registry::RouteInto(const Event& event, TimeMs now, Changes& changes) c
 
 absl::StatusOr<uint64_t> Registry::IngestDurably(const std::vector<Event>& events,
                                                   TimeMs now) {
+  // Room for each event once, as one integration would get it: key, value
+  // header and WriteBatch framing fit in kDeliveryOverhead bytes.
+  constexpr size_t kDeliveryOverhead = 64;
+  size_t reserve = 0;
+  for (const Event& e : events) reserve += e.raw.size() + kDeliveryOverhead;
   ReaderMutexLock lock(&mu_);
-  Changes changes = store_->NewChanges();
+  Changes changes = store_->NewChanges(reserve);
   uint64_t n = 0;
   for (const Event& e : events) n += RouteLocked(e, now, changes);
   if (n == 0) return 0;

@@ -38,10 +38,18 @@ void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
                                     " bytes"));
   }
   if (!error.ok()) return;  // Apply will refuse the batch; don't grow it
-  std::string value;
-  store_internal::EncodeDeliveryValue(attempts, first_enqueued_ms, log_type, event,
-                                      &value);
-  batch.Put(core->db->cf(kOutboxCf), store_internal::OutboxKey(key), value);
+  // Key and value go into the batch straight from the stack and the
+  // caller's event bytes: no temporary value string per delivery.
+  char key_bytes[store_internal::kOutboxKeySize];
+  store_internal::EncodeOutboxKey(key, key_bytes);
+  char header[store_internal::kMaxDeliveryHeaderSize];
+  const size_t header_size =
+      store_internal::EncodeDeliveryHeader(attempts, first_enqueued_ms, log_type, header);
+  const rocksdb::Slice key_slice(key_bytes, sizeof(key_bytes));
+  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, header_size),
+                                         rocksdb::Slice(event.data(), event.size())};
+  batch.Put(core->db->cf(kOutboxCf), rocksdb::SliceParts(&key_slice, 1),
+            rocksdb::SliceParts(value_parts, 2));
   const store_internal::OutboxPos pos{key.due_ms, key.seq};
   auto [it, inserted] = min_written.try_emplace(key.integration_id, pos);
   if (!inserted) it->second = std::min(it->second, pos);
@@ -49,7 +57,9 @@ void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
 
 void Changes::Impl::RemoveDelivery(const DeliveryKey& key) {
   if (!error.ok()) return;
-  batch.SingleDelete(core->db->cf(kOutboxCf), store_internal::OutboxKey(key));
+  char key_bytes[store_internal::kOutboxKeySize];
+  store_internal::EncodeOutboxKey(key, key_bytes);
+  batch.SingleDelete(core->db->cf(kOutboxCf), rocksdb::Slice(key_bytes, sizeof(key_bytes)));
 }
 
 void Changes::Impl::AppendQueuedCounts() {
@@ -62,7 +72,8 @@ void Changes::Impl::AppendQueuedCounts() {
   queued_delta.clear();
 }
 
-Changes::Changes(OutboxStore* store) : impl_(std::make_unique<Impl>()) {
+Changes::Changes(OutboxStore* store, size_t reserve_bytes)
+    : impl_(std::make_unique<Impl>(reserve_bytes)) {
   impl_->core = &store->impl_->core;
 }
 Changes::~Changes() = default;

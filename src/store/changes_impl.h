@@ -16,6 +16,8 @@
 namespace outboxd {
 
 struct Changes::Impl {
+  explicit Impl(size_t reserve_bytes) : batch(reserve_bytes) {}
+
   store_internal::StoreCore* core = nullptr;
   rocksdb::WriteBatch batch;
   // The first error while building; Apply returns it and writes nothing.

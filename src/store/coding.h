@@ -11,13 +11,21 @@
 
 namespace outboxd::store_internal {
 
-inline void PutBigEndian64(std::string* dst, uint64_t v) {
-  char buf[8];
+// The Encode* forms write into a caller's buffer (8 bytes; a varint at most
+// kMaxVarint64Size) and return the end; the Put* forms append to a string.
+inline constexpr size_t kMaxVarint64Size = 10;
+
+inline char* EncodeBigEndian64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; --i) {
-    buf[i] = static_cast<char>(v & 0xff);
+    p[i] = static_cast<char>(v & 0xff);
     v >>= 8;
   }
-  dst->append(buf, 8);
+  return p + 8;
+}
+
+inline void PutBigEndian64(std::string* dst, uint64_t v) {
+  char buf[8];
+  dst->append(buf, EncodeBigEndian64(buf, v));
 }
 
 inline uint64_t DecodeBigEndian64(const char* p) {
@@ -26,13 +34,17 @@ inline uint64_t DecodeBigEndian64(const char* p) {
   return v;
 }
 
-inline void PutFixed64(std::string* dst, uint64_t v) {
-  char buf[8];
+inline char* EncodeFixed64(char* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) {
-    buf[i] = static_cast<char>(v & 0xff);
+    p[i] = static_cast<char>(v & 0xff);
     v >>= 8;
   }
-  dst->append(buf, 8);
+  return p + 8;
+}
+
+inline void PutFixed64(std::string* dst, uint64_t v) {
+  char buf[8];
+  dst->append(buf, EncodeFixed64(buf, v));
 }
 
 inline uint64_t DecodeFixed64(const char* p) {
@@ -54,12 +66,18 @@ inline bool GetFixed64(std::string_view* in, uint64_t* v) {
   return true;
 }
 
-inline void PutVarint64(std::string* dst, uint64_t v) {
+inline char* EncodeVarint64(char* p, uint64_t v) {
   while (v >= 0x80) {
-    dst->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  dst->push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+inline void PutVarint64(std::string* dst, uint64_t v) {
+  char buf[kMaxVarint64Size];
+  dst->append(buf, EncodeVarint64(buf, v));
 }
 
 inline bool GetVarint64(std::string_view* in, uint64_t* v) {

@@ -16,12 +16,15 @@ OutboxPos Successor(OutboxPos pos) {
 }
 
 std::string OutboxKey(uint64_t integration_id, OutboxPos pos) {
-  std::string key;
-  key.reserve(kOutboxKeySize);
-  PutBigEndian64(&key, integration_id);
-  PutBigEndian64(&key, TimeToKey(pos.due_ms));
-  PutBigEndian64(&key, pos.seq);
+  std::string key(kOutboxKeySize, '\0');
+  EncodeOutboxKey(DeliveryKey{integration_id, pos.due_ms, pos.seq}, key.data());
   return key;
+}
+
+void EncodeOutboxKey(const DeliveryKey& key, char* out) {
+  out = EncodeBigEndian64(out, key.integration_id);
+  out = EncodeBigEndian64(out, TimeToKey(key.due_ms));
+  EncodeBigEndian64(out, key.seq);
 }
 
 std::string OutboxKey(const DeliveryKey& key) {

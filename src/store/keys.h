@@ -40,6 +40,9 @@ OutboxPos Successor(OutboxPos pos);
 
 std::string OutboxKey(uint64_t integration_id, OutboxPos pos);
 std::string OutboxKey(const DeliveryKey& key);
+// The same key written to out[0, kOutboxKeySize), for hot paths that keep
+// it on the stack.
+void EncodeOutboxKey(const DeliveryKey& key, char* out);
 std::optional<DeliveryKey> ParseOutboxKey(std::string_view key);
 
 // The 8-byte id: the integrations CF key, and the smallest key of the id's

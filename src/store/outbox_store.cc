@@ -158,7 +158,9 @@ absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(
   return std::unique_ptr<OutboxStore>(new OutboxStore(std::move(impl)));
 }
 
-Changes OutboxStore::NewChanges() { return Changes(this); }
+Changes OutboxStore::NewChanges(size_t reserve_bytes) {
+  return Changes(this, reserve_bytes);
+}
 
 absl::Status OutboxStore::Apply(Changes changes) {
   Changes::Impl* c = changes.impl_.get();

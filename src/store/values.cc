@@ -1,17 +1,27 @@
 #include "store/values.h"
 
+#include <cstring>
+
 #include "store/coding.h"
 
 namespace outboxd::store_internal {
 
+size_t EncodeDeliveryHeader(uint32_t attempts, TimeMs first_enqueued_ms,
+                            std::string_view log_type, char* out) {
+  char* p = EncodeVarint64(out, attempts);
+  p = EncodeFixed64(p, static_cast<uint64_t>(first_enqueued_ms));
+  *p++ = static_cast<char>(log_type.size());
+  std::memcpy(p, log_type.data(), log_type.size());
+  return static_cast<size_t>(p - out) + log_type.size();
+}
+
 void EncodeDeliveryValue(uint32_t attempts, TimeMs first_enqueued_ms,
                          std::string_view log_type, std::string_view event,
                          std::string* out) {
-  out->reserve(out->size() + 1 + 5 + 8 + log_type.size() + event.size());
-  PutVarint64(out, attempts);
-  PutFixed64(out, static_cast<uint64_t>(first_enqueued_ms));
-  out->push_back(static_cast<char>(log_type.size()));
-  out->append(log_type);
+  char header[kMaxDeliveryHeaderSize];
+  const size_t n = EncodeDeliveryHeader(attempts, first_enqueued_ms, log_type, header);
+  out->reserve(out->size() + n + event.size());
+  out->append(header, n);
   out->append(event);
 }
 

@@ -21,7 +21,14 @@ namespace outboxd::store_internal {
 // Log types are at most 100 bytes (the Azure limit); the format allows 255.
 inline constexpr size_t kMaxLogTypeSize = 255;
 
-// Appends the delivery value to *out. log_type.size() <= kMaxLogTypeSize.
+// Everything of a delivery value before the event bytes: varint attempts,
+// fixed64 first_enqueued_ms, the log type with its length byte.
+inline constexpr size_t kMaxDeliveryHeaderSize = 10 + 8 + 1 + kMaxLogTypeSize;
+// Writes that header to out[0, kMaxDeliveryHeaderSize) and returns its size.
+// log_type.size() <= kMaxLogTypeSize.
+size_t EncodeDeliveryHeader(uint32_t attempts, TimeMs first_enqueued_ms,
+                            std::string_view log_type, char* out);
+// Appends the delivery value (header . event) to *out.
 void EncodeDeliveryValue(uint32_t attempts, TimeMs first_enqueued_ms,
                          std::string_view log_type, std::string_view event,
                          std::string* out);

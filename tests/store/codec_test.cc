@@ -28,6 +28,15 @@ TEST(KeysTest, OutboxKeyIsBigEndianTuple) {
             "01020304050607080000018bcfe56800000000000000002a");
 }
 
+TEST(KeysTest, EncodeOutboxKeyWritesTheSameBytes) {
+  const DeliveryKey key{0x0102030405060708, 1700000000000, 42};
+  char buf[kOutboxKeySize + 1];
+  buf[kOutboxKeySize] = '#';  // must stay untouched
+  EncodeOutboxKey(key, buf);
+  EXPECT_EQ(std::string(buf, kOutboxKeySize), OutboxKey(key));
+  EXPECT_EQ(buf[kOutboxKeySize], '#');
+}
+
 TEST(KeysTest, OutboxKeyRoundTripsAndRejectsOtherSizes) {
   const DeliveryKey key{UINT64_MAX, INT64_MAX, UINT64_MAX - 1};
   EXPECT_EQ(ParseOutboxKey(OutboxKey(key)), key);
@@ -153,6 +162,16 @@ TEST(ValuesTest, DeliveryKnownAnswerAndRoundTrip) {
   EXPECT_EQ(d.first_enqueued_ms, 1700000000000);
   EXPECT_EQ(d.log_type, "new_hits");
   EXPECT_EQ(d.event, R"({"id":"a"})");
+}
+
+TEST(ValuesTest, DeliveryHeaderIsTheValueWithoutTheEvent) {
+  // The store writes header and event as two slices (Changes::Impl::PutDelivery).
+  char header[kMaxDeliveryHeaderSize];
+  const size_t n = EncodeDeliveryHeader(300, 1700000000000, "new_hits", header);
+  EXPECT_EQ(Hex(std::string(header, n) + R"({"id":"a"})"), kDeliveryHex);
+  // The largest header fits the bound.
+  const std::string long_type(kMaxLogTypeSize, 't');
+  EXPECT_EQ(EncodeDeliveryHeader(UINT32_MAX, -1, long_type, header), 5 + 8 + 1 + kMaxLogTypeSize);
 }
 
 TEST(ValuesTest, DeliveryEdgeCases) {
