@@ -37,7 +37,9 @@ client_secret=demo-client-secret
 build/tools/fake_sentinel/fake_sentinel --listen 127.0.0.1:0 --port-file "$work/sentinel.port" \
   --workspace "$workspace=$key" --dcr-client "$client_id=$client_secret" --out "$work/received.ndjson" >"$work/sentinel.log" 2>&1 &
 pids+=($!)
-build/src/daemon/outboxd --data-dir "$work/data" --listen 127.0.0.1:0 --allow-endpoint-override \
+# The README's recommended environment (transparent huge pages for glibc's mappings).
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
+  build/src/daemon/outboxd --data-dir "$work/data" --listen 127.0.0.1:0 --allow-endpoint-override \
   >"$work/outboxd.out" 2>"$work/outboxd.log" &
 pids+=($!)
 

@@ -116,9 +116,10 @@ class Outboxd:
     ADMIN = "bench-admin-token"
     INGEST = "bench-ingest-token"
 
-    def __init__(self, binary, data_dir, log_dir, extra_args=(), wrapper=()):
+    def __init__(self, binary, data_dir, log_dir, extra_args=(), wrapper=(), env=None):
         self.binary, self.data_dir, self.log_dir = binary, data_dir, log_dir
         self.extra_args = list(extra_args)
+        self.extra_env = dict(env or {})
         self.wrapper = list(wrapper)  # e.g. valgrind --tool=callgrind ...
         self.proc = None
         self.port = None
@@ -127,7 +128,8 @@ class Outboxd:
     def start(self, timeout=120):
         """Starts it; returns seconds from exec to its "listening on" line."""
         os.makedirs(self.log_dir, exist_ok=True)
-        env = dict(os.environ, OUTBOXD_ADMIN_TOKEN=self.ADMIN, OUTBOXD_INGEST_TOKEN=self.INGEST)
+        env = dict(os.environ, **self.extra_env)
+        env.update(OUTBOXD_ADMIN_TOKEN=self.ADMIN, OUTBOXD_INGEST_TOKEN=self.INGEST)
         args = self.wrapper + [self.binary, "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
                 "--log-level", "warn"] + self.extra_args
         stderr = open(os.path.join(self.log_dir, "outboxd.log"), "ab")

@@ -56,6 +56,10 @@ import report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = ("throughput", "verify", "concurrency", "backlog", "soak")
+# The README's recommended environment for outboxd (see "Running it"): glibc
+# backs its large mappings, RocksDB's memtable arenas among them, with
+# transparent huge pages.
+RECOMMENDED_ENV = ("GLIBC_TUNABLES=glibc.malloc.hugetlb=1",)
 
 
 def parse_args():
@@ -82,6 +86,11 @@ def parse_args():
     p.add_argument("--soak-deliveries", type=int, default=3_000_000)
     p.add_argument("--outboxd-arg", action="append", default=[],
                    help="extra outboxd option, e.g. --outboxd-arg=--linger=10ms (repeatable)")
+    p.add_argument("--outboxd-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment of outboxd (repeatable); the recommended one (" +
+                   " ".join(RECOMMENDED_ENV) + ") is always set unless --no-recommended-env")
+    p.add_argument("--no-recommended-env", action="store_true",
+                   help="run outboxd without the README's recommended environment")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench-release"))
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--report-only", action="store_true",
@@ -103,6 +112,12 @@ def parse_args():
             p.error(f"unknown mode {m}")
     if args.big_backlog:
         args.backlog_events = 10_000_000
+    env = [] if args.no_recommended_env else list(RECOMMENDED_ENV)
+    env += args.outboxd_env
+    for kv in env:
+        if "=" not in kv or kv.startswith("="):
+            p.error(f"--outboxd-env wants NAME=VALUE, got {kv!r}")
+    args.outboxd_env = env
     return args
 
 
@@ -155,7 +170,8 @@ class Context:
     def start_outboxd(self, work, extra=(), wrapper=()):
         ob = procs.Outboxd(self.outboxd, os.path.join(work, "data"), work,
                            ["--allow-endpoint-override", "--ca-file", self.cert] +
-                           list(extra) + self.args.outboxd_arg, wrapper)
+                           list(extra) + self.args.outboxd_arg, wrapper,
+                           env=dict(kv.split("=", 1) for kv in self.args.outboxd_env))
         ob.start()
         return ob
 
@@ -596,7 +612,7 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     info = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": " ".join(sys.argv), "batch": args.batch, "connections": args.connections,
-            "outboxd_args": args.outboxd_arg}
+            "outboxd_args": args.outboxd_arg, "outboxd_env": args.outboxd_env}
     print(f"bench: work dir {ctx.work}; machine {info['machine']}", flush=True)
     out = {}
     try:
