@@ -146,6 +146,10 @@ class OutboxStore {
   // reserve_bytes: the batch's expected size (one allocation instead of
   // regrowing while a large ingest fills it); a hint, never a limit.
   Changes NewChanges(size_t reserve_bytes = 0);
+
+  // How the store's record checksums (CRC-32C) are computed on this CPU:
+  // "sse4.2" or "portable" (for the startup log).
+  static std::string_view ChecksumImplementation();
   // Writes all changes in one WriteBatch (synced unless options.sync is off).
   // Readers (ScanDue, NextDue) see them once this returns OK.
   absl::Status Apply(Changes changes);

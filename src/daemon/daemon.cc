@@ -299,7 +299,8 @@ int RunDaemon(const DaemonOptions& given) {
     fflush(stdout);
     Log(LogLevel::kInfo, "outboxd started",
         {{"listen", absl::StrCat(listen->first, ":", (*server)->port())},
-         {"data_dir", o.data_dir}, {"integrations", registry.All().size()}});
+         {"data_dir", o.data_dir}, {"integrations", registry.All().size()},
+         {"crc32c", OutboxStore::ChecksumImplementation()}});
     Housekeeping housekeeping(&service, &hourly, store.get(), clock, o.health_window_ms);
     int sig = 0;
     sigwait(&signals, &sig);

@@ -11,6 +11,8 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
+#include "outboxd/log.h"
+#include "store/crc32c.h"
 #include "store/keys.h"
 #include "store/merge_operators.h"
 #include "store/rocks_logger.h"
@@ -134,6 +136,9 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const StoreOptions& options) {
   if (!s.ok()) return ToStatus(s, "open " + options.path);
   db->db_.reset(raw);
   std::copy(handles.begin(), handles.end(), db->handles_.begin());
+  // Also what links store/crc32c.cc, and with it RocksDB's CRC-32C.
+  Log(LogLevel::kDebug, "store opened",
+      {{"path", options.path}, {"crc32c", Crc32cImplementation()}});
   return db;
 }
 

@@ -12,6 +12,7 @@
 #include "rocksdb/perf_level.h"
 #include "store/changes_impl.h"
 #include "store/coding.h"
+#include "store/crc32c.h"
 #include "store/keys.h"
 #include "store/status.h"
 #include "store/store_core.h"
@@ -156,6 +157,10 @@ absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(
   if (absl::Status s = StartSequences(core); !s.ok()) return s;
   if (absl::Status s = RebuildDueIndex(core); !s.ok()) return s;
   return std::unique_ptr<OutboxStore>(new OutboxStore(std::move(impl)));
+}
+
+std::string_view OutboxStore::ChecksumImplementation() {
+  return store_internal::Crc32cImplementation();
 }
 
 Changes OutboxStore::NewChanges(size_t reserve_bytes) {
