@@ -16,6 +16,7 @@
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "outboxd/thread_name.h"
 
 namespace outboxd {
 
@@ -371,7 +372,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->listener_->Start();
   const int threads = options.io_threads < 1 ? 1 : options.io_threads;
   for (int i = 0; i < threads; ++i) {
-    server->threads_.emplace_back([state = server->state_] { state->ioc.run(); });
+    server->threads_.emplace_back([state = server->state_, i] {
+      NameThisThread("http", i);
+      state->ioc.run();
+    });
   }
   return server;
 }

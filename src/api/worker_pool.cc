@@ -1,12 +1,19 @@
 #include "api/worker_pool.h"
 
+#include <string>
 #include <utility>
+
+#include "outboxd/thread_name.h"
 
 namespace outboxd {
 
-WorkerPool::WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
+WorkerPool::WorkerPool(int threads, size_t max_queued, std::string_view name)
+    : max_queued_(max_queued) {
   for (int i = 0; i < (threads < 1 ? 1 : threads); ++i) {
-    threads_.emplace_back([this] { Run(); });
+    threads_.emplace_back([this, prefix = std::string(name), i] {
+      NameThisThread(prefix, i);
+      Run();
+    });
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -16,8 +17,9 @@ namespace outboxd {
 
 class WorkerPool final : public Executor {
  public:
-  // `threads` >= 1 workers; at most `max_queued` tasks wait for a worker.
-  WorkerPool(int threads, size_t max_queued);
+  // `threads` >= 1 workers, named `name`-0, `name`-1 ...; at most
+  // `max_queued` tasks wait for a worker.
+  WorkerPool(int threads, size_t max_queued, std::string_view name = "worker");
   ~WorkerPool() override;  // Stop()
 
   WorkerPool(const WorkerPool&) = delete;

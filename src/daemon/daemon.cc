@@ -35,6 +35,7 @@
 #include "outboxd/log.h"
 #include "outboxd/open_files.h"
 #include "outboxd/store.h"
+#include "outboxd/thread_name.h"
 #include "service/hourly_report.h"
 #include "service/registry.h"
 #include "service/service_impl.h"
@@ -109,7 +110,10 @@ class Housekeeping {
  public:
   Housekeeping(ServiceImpl* service, HourlyReporter* hourly, OutboxStore* store, Clock* clock,
                TimeMs health_window_ms)
-      : thread_([=, this] { Run(service, hourly, store, clock, health_window_ms); }) {}
+      : thread_([=, this] {
+          NameThisThread("housekeeping");
+          Run(service, hourly, store, clock, health_window_ms);
+        }) {}
   ~Housekeeping() {
     {
       MutexLock lock(&mu_);
@@ -270,7 +274,10 @@ int RunDaemon(const DaemonOptions& given) {
                         },
                         [post, d](uint64_t id) { post([d, id] { d->RemoveIntegration(id); }); }});
   store->SetDueListener([drv](uint64_t, TimeMs due) { drv->WakeForDue(due); });
-  std::thread loop_thread([&loop] { loop.run(); });
+  std::thread loop_thread([&loop] {
+    NameThisThread("dispatch");
+    loop.run();
+  });
   driver->Wake();
 
   HourlyReporter hourly(store.get(), &registry, clock);
@@ -278,7 +285,7 @@ int RunDaemon(const DaemonOptions& given) {
   service_options.disk_quota_bytes = o.disk_quota_bytes;
   ServiceImpl service(store.get(), &registry, &hourly, clock,
                       {post, d, transport.get(), destinations}, service_options);
-  WorkerPool workers(o.ingest_workers, 4096);
+  WorkerPool workers(o.ingest_workers, 4096, "ingest");
   HandlerOptions handler_options;
   handler_options.ingest_token = o.ingest_token;
   handler_options.admin_token = o.admin_token;

@@ -1,11 +1,18 @@
 #include "dispatch/committer.h"
 
+#include "outboxd/thread_name.h"
+
 namespace outboxd {
 
 ThreadCommitter::ThreadCommitter(OutboxStore* store,
                                  std::function<void(std::function<void()>)> post, int threads)
     : store_(store), post_(std::move(post)) {
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, i] {
+      NameThisThread("commit", i);
+      Run();
+    });
+  }
 }
 
 ThreadCommitter::~ThreadCommitter() {

@@ -1,11 +1,13 @@
 #include "api/worker_pool.h"
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "api/notification.h"
 #include "gtest/gtest.h"
+#include "outboxd/thread_name.h"
 
 namespace outboxd {
 namespace {
@@ -58,6 +60,29 @@ TEST(WorkerPoolTest, MoveOnlyTasks) {
   }));
   ASSERT_TRUE(done.WaitFor(std::chrono::seconds(10)));
   EXPECT_EQ(seen, 7);
+}
+
+TEST(WorkerPoolTest, NamesItsThreads) {
+  // What `top -H` and perf show for an ingest worker.
+  Notification done;
+  std::string name;
+  WorkerPool pool(1, 1, "ingest");
+  ASSERT_TRUE(pool.TrySubmit([&name, &done] {
+    name = ThisThreadName();
+    done.Notify();
+  }));
+  ASSERT_TRUE(done.WaitFor(std::chrono::seconds(10)));
+  EXPECT_EQ(name, "ingest-0");
+}
+
+TEST(ThreadNameTest, KeepsLinuxsFifteenBytes) {
+  std::string name;
+  std::thread t([&name] {
+    NameThisThread("a-name-longer-than-fifteen", 3);
+    name = ThisThreadName();
+  });
+  t.join();
+  EXPECT_EQ(name, "a-name-longer-t");
 }
 
 }  // namespace
