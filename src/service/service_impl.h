@@ -80,6 +80,9 @@ class ServiceImpl final : public Service {
   // Runs `fn` on the loop and waits for it (bounded); false on timeout.
   bool CallOnLoop(const std::function<void()>& fn);
   void RenderIntegrationMetrics(std::string* out);
+  // RefreshDiskUsage, still over `quota` after a flush: compacts the outbox
+  // and refreshes *s.
+  void CompactOverQuota(StoreStats* s, uint64_t quota);
 
   OutboxStore* store_;
   Registry* registry_;
@@ -89,8 +92,6 @@ class ServiceImpl final : public Service {
   ServiceOptions options_;
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> disk_bytes_{0};
-  void CompactOverQuota(StoreStats* s, uint64_t quota);
-
   TimeMs last_quota_flush_ms_ = 0;  // RefreshDiskUsage's thread only
   IngestCounters ingest_;
   LogThrottle write_error_log_;
