@@ -1,5 +1,6 @@
 #include "store/values.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "store/coding.h"
@@ -8,11 +9,14 @@ namespace outboxd::store_internal {
 
 size_t EncodeDeliveryHeader(uint32_t attempts, TimeMs first_enqueued_ms,
                             std::string_view log_type, char* out) {
+  // Callers refuse longer log types first (Changes fails the batch); the
+  // bound only keeps a caller that did not from writing past `out`.
+  const size_t type_size = std::min(log_type.size(), kMaxLogTypeSize);
   char* p = EncodeVarint64(out, attempts);
   p = EncodeFixed64(p, static_cast<uint64_t>(first_enqueued_ms));
-  *p++ = static_cast<char>(log_type.size());
-  std::memcpy(p, log_type.data(), log_type.size());
-  return static_cast<size_t>(p - out) + log_type.size();
+  *p++ = static_cast<char>(type_size);
+  std::memcpy(p, log_type.data(), type_size);
+  return static_cast<size_t>(p - out) + type_size;
 }
 
 void EncodeDeliveryValue(uint32_t attempts, TimeMs first_enqueued_ms,

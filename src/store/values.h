@@ -25,7 +25,8 @@ inline constexpr size_t kMaxLogTypeSize = 255;
 // fixed64 first_enqueued_ms, the log type with its length byte.
 inline constexpr size_t kMaxDeliveryHeaderSize = 10 + 8 + 1 + kMaxLogTypeSize;
 // Writes that header to out[0, kMaxDeliveryHeaderSize) and returns its size.
-// log_type.size() <= kMaxLogTypeSize.
+// log_type.size() <= kMaxLogTypeSize (a longer one is cut there, never
+// written past the buffer).
 size_t EncodeDeliveryHeader(uint32_t attempts, TimeMs first_enqueued_ms,
                             std::string_view log_type, char* out);
 // Appends the delivery value (header . event) to *out.

@@ -172,6 +172,12 @@ TEST(ValuesTest, DeliveryHeaderIsTheValueWithoutTheEvent) {
   // The largest header fits the bound.
   const std::string long_type(kMaxLogTypeSize, 't');
   EXPECT_EQ(EncodeDeliveryHeader(UINT32_MAX, -1, long_type, header), 5 + 8 + 1 + kMaxLogTypeSize);
+  // A caller that let a longer one through still stays inside the buffer.
+  char guarded[kMaxDeliveryHeaderSize + 1];
+  guarded[kMaxDeliveryHeaderSize] = '#';
+  EXPECT_EQ(EncodeDeliveryHeader(UINT32_MAX, -1, long_type + "xx", guarded),
+            kMaxDeliveryHeaderSize - 5);
+  EXPECT_EQ(guarded[kMaxDeliveryHeaderSize], '#');
 }
 
 TEST(ValuesTest, DeliveryEdgeCases) {
