@@ -69,6 +69,9 @@ def parse_args():
                    ", ".join(MODES))
     p.add_argument("--events", type=int, default=1_000_000, help="records per throughput run")
     p.add_argument("--runs", type=int, default=3, help="repeats of throughput and verify")
+    p.add_argument("--throughput-rate", type=float, default=0,
+                   help="offer the throughput runs' records at this rate (records/s) instead of "
+                   "as fast as acknowledged: CPU per event at a fixed load, for A/B comparisons")
     p.add_argument("--batch", type=int, default=500, help="records per POST /v1/events")
     p.add_argument("--connections", type=int, default=8, help="loadgen connections")
     p.add_argument("--verify-events", type=int, default=200_000)
@@ -246,9 +249,11 @@ def throughput_run(ctx, i):
         ngcpu0 = nginx.cpu_seconds()
         t0 = time.monotonic()
         lg = procs.run_loadgen(ctx.loadgen, ob.port, a.events, a.batch, a.connections, work,
-                               id_prefix=f"t{i}")
+                               rate=a.throughput_rate, id_prefix=f"t{i}")
         wait_drained(ob, iid, timeout=600)
         r = summarize_delivery(ob, a.events, cpu0, time.monotonic() - t0, lg)
+        if a.throughput_rate:
+            r["offered_rate"] = a.throughput_rate
         r["loadavg_before"] = load
         r["sink_requests"] = nginx.status()["requests"] - ng0 - 1
         r["sink_cpu_s"] = round(nginx.cpu_seconds() - ngcpu0, 2)
