@@ -1,6 +1,8 @@
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
+#include "daemon/allocator.h"
 #include "daemon/daemon.h"
 #include "daemon/options.h"
 #include "outboxd/log.h"
@@ -21,5 +23,10 @@ int main(int argc, char** argv) {
                        : level == "warn"  ? outboxd::LogLevel::kWarn
                        : level == "error" ? outboxd::LogLevel::kError
                                           : outboxd::LogLevel::kInfo);
+  // Before any thread starts: mallopt is not meant to race allocations.
+  const std::string allocator = outboxd::TuneAllocator();
+  if (!allocator.empty()) {
+    outboxd::Log(outboxd::LogLevel::kInfo, "malloc tuned", {{"settings", allocator}});
+  }
   return outboxd::RunDaemon(*options);
 }

@@ -1,0 +1,58 @@
+#include "daemon/allocator.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+
+namespace outboxd {
+namespace {
+
+// Blocks up to 32 MiB (glibc's largest mmap threshold on 64-bit) come from
+// the heap and go back to it when freed.
+constexpr size_t kMmapThreshold = size_t{32} << 20;
+// Free memory at the top of a heap is returned to the kernel only past
+// 128 MiB. Per-thread heaps are at most 64 MiB, so their memory stays
+// mapped for reuse; the main heap returns what exceeds 128 MiB.
+constexpr size_t kTrimThreshold = size_t{128} << 20;
+
+bool TunableSet(const char* glibc_tunables, std::string_view name) {
+  if (glibc_tunables == nullptr) return false;
+  // GLIBC_TUNABLES is name=value pairs separated by colons.
+  std::string_view rest = glibc_tunables;
+  while (!rest.empty()) {
+    std::string_view pair = rest.substr(0, rest.find(':'));
+    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+    if (pair.substr(0, pair.find('=')) == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<AllocatorSetting> AllocatorSettings(const char* glibc_tunables) {
+  std::vector<AllocatorSetting> out;
+  const AllocatorSetting defaults[] = {
+      {"glibc.malloc.mmap_threshold", M_MMAP_THRESHOLD, kMmapThreshold},
+      {"glibc.malloc.trim_threshold", M_TRIM_THRESHOLD, kTrimThreshold},
+  };
+  for (const AllocatorSetting& s : defaults) {
+    if (!TunableSet(glibc_tunables, s.tunable)) out.push_back(s);
+  }
+  return out;
+}
+
+std::string TuneAllocator() {
+  std::string applied;
+  for (const AllocatorSetting& s : AllocatorSettings(std::getenv("GLIBC_TUNABLES"))) {
+    // mallopt returns 0 when the value is refused (or under a sanitizer's
+    // allocator, which ignores it); then nothing is reported.
+    if (mallopt(s.param, static_cast<int>(s.value)) == 0) continue;
+    if (!applied.empty()) applied += ' ';
+    applied += s.tunable.substr(s.tunable.rfind('.') + 1) + "=" + std::to_string(s.value);
+  }
+  return applied;
+}
+
+}  // namespace outboxd
