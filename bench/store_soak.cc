@@ -9,6 +9,11 @@
 // scan time would grow with the deliveries; flat lines mean they do not.
 //
 //   store_soak --deliveries 10000000 --batch 1000 --report 250000 [--sync]
+//              [--single-deletes]
+//
+// Delivered keys are removed as the dispatcher removes them
+// (Changes::RemoveAll: range tombstones over runs of consecutive sequence
+// numbers); --single-deletes removes each with its own SingleDelete.
 //
 // A second integration with a constant small queue sits right below the
 // soaked one, so its scans run into the soaked integration's range bound.
@@ -52,7 +57,7 @@ double Micros(Clock::duration d) { return std::chrono::duration<double, std::mic
 
 int Run(int argc, char** argv) {
   uint64_t deliveries = 10'000'000, batch = 1000, report = 250'000;
-  bool sync = false;
+  bool sync = false, single_deletes = false;
   std::string dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -61,11 +66,12 @@ int Run(int argc, char** argv) {
     else if (a == "--batch") batch = std::max<uint64_t>(1, std::strtoull(next(), nullptr, 10));
     else if (a == "--report") report = std::max<uint64_t>(1, std::strtoull(next(), nullptr, 10));
     else if (a == "--sync") sync = true;
+    else if (a == "--single-deletes") single_deletes = true;
     else if (a == "--dir") dir = next();
     else {
       std::fprintf(stderr,
                    "usage: store_soak [--deliveries N] [--batch B] [--report R] [--sync] "
-                   "[--dir D]\n");
+                   "[--single-deletes] [--dir D]\n");
       return 2;
     }
   }
@@ -123,7 +129,11 @@ int Run(int argc, char** argv) {
         break;
       }
       Changes r = store->NewChanges();
-      for (const DeliveryKey& k : got) r.Remove(k);
+      if (single_deletes) {
+        for (const DeliveryKey& k : got) r.Remove(k);
+      } else {
+        r.RemoveAll(got);
+      }
       if (!store->Apply(std::move(r)).ok()) {
         rc = 1;
         break;

@@ -83,7 +83,9 @@ class OutboxStore;
 
 // A set of changes applied atomically by OutboxStore::Apply. Not thread-safe;
 // build it on one thread. Sequence numbers are assigned when Enqueue is
-// called (and are never reused, even if the Changes is dropped).
+// called (and are never reused, even if the Changes is dropped). One
+// Changes draws them in blocks per integration, so its deliveries for an
+// integration get consecutive numbers.
 class Changes {
  public:
   ~Changes();
@@ -95,6 +97,12 @@ class Changes {
                       std::string_view event, TimeMs due_ms, TimeMs enqueued_ms);
   // Delivered: the key vanishes (SingleDelete).
   void Remove(const DeliveryKey& key);
+  // Delivered, all of them: each key vanishes, as with Remove. Runs of at
+  // least 8 keys of one integration and due time with consecutive sequence
+  // numbers (what one batch's Enqueue calls produce) are removed with one
+  // range tombstone instead of a SingleDelete per key; nothing else can lie
+  // in such a run's key range. Every key must be queued, each given once.
+  void RemoveAll(std::vector<DeliveryKey> keys);
   // A retry: the old key is removed and the delivery is written again under
   // (integration, new_due, seq) with `attempts`. new_due is raised to
   // old due + 1 ms if needed so no key is ever written twice.

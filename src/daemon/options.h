@@ -38,7 +38,11 @@ struct DaemonOptions {
   uint32_t max_in_flight_per_integration = 16;
   uint64_t max_held_bytes = 256ull << 20;
   uint64_t batch_max_bytes = 8ull << 20;
-  uint32_t batch_max_records = 10000;
+  // 2,000 ~700-byte hits make a ~1.4 MB body. Larger batches keep each
+  // record in flight longer; at saturation more of them are still queued
+  // when a memtable is flushed, and flushing and compacting live records
+  // cost more than the extra requests save (docs/performance.md).
+  uint32_t batch_max_records = 2000;
   TimeMs linger_ms = 5;
   long max_host_connections = 64;
   std::vector<std::string> resolve;

@@ -425,10 +425,14 @@ void Dispatcher::AddPlanToChanges(Lane& lane, const Flight& flight, const Answer
                                   Changes& changes) {
   const std::vector<Delivery>& ds = flight.deliveries;
   switch (plan.kind) {
-    case AnswerPlan::Kind::kDelivered:
-      for (const Delivery& d : ds) changes.Remove(d.key);
+    case AnswerPlan::Kind::kDelivered: {
+      std::vector<DeliveryKey> keys;
+      keys.reserve(ds.size());
+      for (const Delivery& d : ds) keys.push_back(d.key);
+      changes.RemoveAll(std::move(keys));
       counters_.delivered.fetch_add(ds.size(), std::memory_order_relaxed);
       return;
+    }
     case AnswerPlan::Kind::kDead: {
       std::string reason = absl::StrCat("rejected: ", DescribeAnswer(status, answer));
       for (const Delivery& d : ds) {

@@ -1,8 +1,11 @@
 // Changes: builds one WriteBatch. Every outbox key is written once and
-// removed with SingleDelete (docs/storage.md, "SingleDelete").
+// removed once: with SingleDelete, or, for a run of delivered keys with
+// consecutive sequence numbers, with one range tombstone (docs/storage.md,
+// "Removing delivered keys").
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "outboxd/store.h"
@@ -16,17 +19,36 @@ namespace outboxd {
 using store_internal::kDeadCf;
 using store_internal::kOutboxCf;
 
+namespace {
+// Largest block of sequence numbers a batch takes for one integration.
+constexpr uint64_t kMaxSeqBlock = 256;
+// Shortest run RemoveAll deletes with a range tombstone. Every iterator
+// over a memtable reads its range tombstones, so a short run is cheaper as
+// SingleDeletes.
+constexpr size_t kMinRangeRemoval = 8;
+}  // namespace
+
 void Changes::Impl::Fail(absl::Status status) {
   if (error.ok()) error = std::move(status);
 }
 
-uint64_t Changes::Impl::NextSeq() {
-  absl::StatusOr<uint64_t> seq = core->seq->Next();
-  if (!seq.ok()) {
-    Fail(seq.status());
-    return 0;
+uint64_t Changes::Impl::NextSeq(uint64_t integration_id) {
+  SeqBlock& block = seq_blocks[integration_id];
+  if (block.left == 0) {
+    // Small batches waste little of a block, large ones get long runs.
+    const uint64_t size =
+        block.taken >= 2 ? kMaxSeqBlock : std::min<uint64_t>(kMaxSeqBlock, 16u << (2 * block.taken));
+    absl::StatusOr<uint64_t> first = core->seq->NextBlock(size);
+    if (!first.ok()) {
+      Fail(first.status());
+      return 0;
+    }
+    block.next = *first;
+    block.left = size;
+    ++block.taken;
   }
-  return *seq;
+  --block.left;
+  return block.next++;
 }
 
 void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
@@ -62,6 +84,22 @@ void Changes::Impl::RemoveDelivery(const DeliveryKey& key) {
   batch.SingleDelete(core->db->cf(kOutboxCf), rocksdb::Slice(key_bytes, sizeof(key_bytes)));
 }
 
+void Changes::Impl::RemoveRun(const DeliveryKey& first, uint64_t last_seq) {
+  if (!error.ok()) return;
+  // [first, last + 1) as a range tombstone. Its begin is the 25-byte key
+  // just after (integration, due, first.seq - 1): no 24-byte key lies
+  // between the two, so the range covers exactly the run. Being 25 bytes it
+  // is also outside the memtable insert hint's domain (db.cc: RocksDB 7.8
+  // shares one hint between the point and the range-tombstone skip lists).
+  char begin[store_internal::kOutboxKeySize + 1];
+  store_internal::EncodeOutboxKey({first.integration_id, first.due_ms, first.seq - 1}, begin);
+  begin[store_internal::kOutboxKeySize] = '\0';
+  char end[store_internal::kOutboxKeySize];
+  store_internal::EncodeOutboxKey({first.integration_id, first.due_ms, last_seq + 1}, end);
+  batch.DeleteRange(core->db->cf(kOutboxCf), rocksdb::Slice(begin, sizeof(begin)),
+                    rocksdb::Slice(end, sizeof(end)));
+}
+
 void Changes::Impl::AppendQueuedCounts() {
   for (const auto& [id, delta] : queued_delta) {
     if (delta == 0) continue;
@@ -84,7 +122,8 @@ DeliveryKey Changes::Enqueue(uint64_t integration_id, std::string_view log_type,
                              std::string_view event, TimeMs due_ms, TimeMs enqueued_ms) {
   ++impl_->operations;
   ++impl_->enqueued;
-  const DeliveryKey key{integration_id, std::max<TimeMs>(due_ms, 0), impl_->NextSeq()};
+  const DeliveryKey key{integration_id, std::max<TimeMs>(due_ms, 0),
+                        impl_->NextSeq(integration_id)};
   impl_->PutDelivery(key, 0, enqueued_ms, log_type, event);
   ++impl_->queued_delta[integration_id];
   return key;
@@ -94,6 +133,31 @@ void Changes::Remove(const DeliveryKey& key) {
   ++impl_->operations;
   impl_->RemoveDelivery(key);
   --impl_->queued_delta[key.integration_id];
+}
+
+void Changes::RemoveAll(std::vector<DeliveryKey> keys) {
+  std::sort(keys.begin(), keys.end(), [](const DeliveryKey& a, const DeliveryKey& b) {
+    return std::tie(a.integration_id, a.due_ms, a.seq) < std::tie(b.integration_id, b.due_ms, b.seq);
+  });
+  size_t i = 0;
+  while (i < keys.size()) {
+    const DeliveryKey& first = keys[i];
+    size_t j = i + 1;
+    while (j < keys.size() && keys[j].integration_id == first.integration_id &&
+           keys[j].due_ms == first.due_ms && keys[j - 1].seq != UINT64_MAX &&
+           keys[j].seq == keys[j - 1].seq + 1) {
+      ++j;
+    }
+    const uint64_t last_seq = keys[j - 1].seq;
+    if (j - i >= kMinRangeRemoval && first.seq > 0 && last_seq < UINT64_MAX) {
+      impl_->RemoveRun(first, last_seq);
+    } else {
+      for (size_t k = i; k < j; ++k) impl_->RemoveDelivery(keys[k]);
+    }
+    impl_->operations += j - i;
+    impl_->queued_delta[first.integration_id] -= static_cast<int64_t>(j - i);
+    i = j;
+  }
 }
 
 DeliveryKey Changes::Reschedule(const Delivery& delivery, TimeMs new_due,
@@ -140,7 +204,7 @@ DeliveryKey Changes::Replay(const DeadDelivery& dead, TimeMs due_ms) {
   }
   // A fresh seq: the old outbox key may have existed at this due time.
   const DeliveryKey key{d.key.integration_id, std::max<TimeMs>(due_ms, 0),
-                        impl_->NextSeq()};
+                        impl_->NextSeq(d.key.integration_id)};
   // The replay restarts the delivery's life: with the original enqueue time
   // a delivery that died of old age would die again at its first failure.
   impl_->PutDelivery(key, 0, key.due_ms, d.log_type, d.event);

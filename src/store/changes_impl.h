@@ -30,13 +30,27 @@ struct Changes::Impl {
   absl::flat_hash_map<uint64_t, store_internal::OutboxPos> min_written;
   // Integrations whose deliveries this batch purges (due index reset first).
   std::vector<uint64_t> purged;
+  // Per integration: sequence numbers taken from the allocator in blocks,
+  // so that one batch's deliveries for an integration get consecutive
+  // numbers even while other batches draw concurrently. Their keys then
+  // form runs that RemoveAll can delete with one range tombstone.
+  struct SeqBlock {
+    uint64_t next = 0;
+    uint64_t left = 0;
+    uint64_t taken = 0;  // blocks taken so far (sizes grow: 16, 64, 256)
+  };
+  absl::flat_hash_map<uint64_t, SeqBlock> seq_blocks;
 
   // Writes a delivery value under `key` and records it.
   void PutDelivery(const DeliveryKey& key, uint32_t attempts, TimeMs first_enqueued_ms,
                    std::string_view log_type, std::string_view event);
   void RemoveDelivery(const DeliveryKey& key);
-  // A fresh sequence number, or 0 after recording the error.
-  uint64_t NextSeq();
+  // Removes the run of keys (integration, due, first.seq .. last_seq) with
+  // one range tombstone; nothing else can lie in that key range.
+  void RemoveRun(const DeliveryKey& first, uint64_t last_seq);
+  // A fresh sequence number for a delivery of `integration_id`, or 0 after
+  // recording the error.
+  uint64_t NextSeq(uint64_t integration_id);
   void Fail(absl::Status status);
   // Appends the aggregated queued-count merges to the batch.
   void AppendQueuedCounts();

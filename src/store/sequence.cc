@@ -26,6 +26,17 @@ absl::StatusOr<uint64_t> SequenceAllocator::Next() {
   return ExtendAndTake(seq);
 }
 
+absl::StatusOr<uint64_t> SequenceAllocator::NextBlock(uint64_t n) {
+  if (n == 0) return absl::InvalidArgumentError("sequence block size 0");
+  const uint64_t first = next_.fetch_add(n, std::memory_order_relaxed);
+  if (first > UINT64_MAX - (n - 1)) return absl::ResourceExhaustedError("sequence space");
+  const uint64_t last = first + (n - 1);
+  if (last < limit_.load(std::memory_order_acquire)) return first;
+  absl::StatusOr<uint64_t> extended = ExtendAndTake(last);
+  if (!extended.ok()) return extended.status();
+  return first;
+}
+
 absl::StatusOr<uint64_t> SequenceAllocator::ExtendAndTake(uint64_t seq) {
   MutexLock lock(&extend_mu_);
   // Another thread may have extended the lease past `seq` meanwhile.

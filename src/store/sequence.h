@@ -37,6 +37,8 @@ class SequenceAllocator {
   // Thread-safe. Fails only when a new lease cannot be persisted; the number
   // drawn is then burned (never returned), and a later call tries again.
   absl::StatusOr<uint64_t> Next();
+  // `n` >= 1 consecutive numbers; returns the first. Same guarantees as Next.
+  absl::StatusOr<uint64_t> NextBlock(uint64_t n);
 
   // The lease currently persisted (for tests).
   uint64_t limit() const { return limit_.load(std::memory_order_acquire); }

@@ -56,7 +56,8 @@ class DeadLettersTest : public ::testing::Test {
       d.event = absl::StrCat(R"({"id":")", tag, i, R"("})");
       made.push_back(d);
     }
-    EXPECT_TRUE(store_->Apply(std::move(enqueue)).ok());
+    absl::Status applied = store_->Apply(std::move(enqueue));
+    EXPECT_TRUE(applied.ok()) << applied;
     Changes kill = store_->NewChanges();
     std::vector<uint64_t> seqs;
     for (const Delivery& d : made) {

@@ -37,6 +37,20 @@ TEST(SequenceTest, PersistsALeaseBeforeHandingOutNumbers) {
   EXPECT_EQ((*alloc)->limit(), 9u);
 }
 
+TEST(SequenceTest, BlocksAreConsecutiveAndCoveredByThePersistedLease) {
+  Persisted p;
+  auto alloc = SequenceAllocator::Create(1, 4, Recorder(&p));
+  ASSERT_TRUE(alloc.ok());
+  EXPECT_EQ(*(*alloc)->NextBlock(3), 1u);  // 1..3, inside the first lease (5)
+  EXPECT_EQ(p.limits, std::vector<uint64_t>{5});
+  // 4..13 runs past the lease: the lease covering 13 is persisted first.
+  EXPECT_EQ(*(*alloc)->NextBlock(10), 4u);
+  EXPECT_GT((*alloc)->limit(), 13u);
+  EXPECT_EQ(p.limits.back(), (*alloc)->limit());
+  EXPECT_EQ(*(*alloc)->Next(), 14u);  // single numbers continue after the block
+  EXPECT_FALSE((*alloc)->NextBlock(0).ok());
+}
+
 TEST(SequenceTest, RestartFromPersistedLeaseNeverRepeats) {
   Persisted p;
   auto first = SequenceAllocator::Create(1, 1000, Recorder(&p));
