@@ -478,7 +478,7 @@ void Handler::Ingest(Request request, Responder respond) {
     IngestParseResult parsed =
         ParseEvents(request.body, format, options_.ingest_limits,
                     request.body.capacity() - request.body.size());
-    std::string().swap(request.body);  // the events hold their own copies
+    std::string().swap(request.body);  // the events point into parsed.storage
     if (!parsed.ok()) return respond(IngestErrorJson(*parsed.error));
     IngestResult result;
     if (!parsed.events.empty()) {

@@ -76,8 +76,14 @@ class EventParser {
   // The parser may read `body` and the `readable_after` bytes after it. An
   // event followed by SIMDJSON_PADDING readable bytes is parsed where it
   // lies; only the others are copied into padded_ first.
-  EventParser(const IngestLimits& limits, std::string_view body, size_t readable_after)
-      : limits_(limits), readable_end_(body.data() + body.size() + readable_after) {
+  // Minified events are written to `storage`, one after another; it holds
+  // body.size() + SIMDJSON_PADDING bytes (minifying never adds bytes, and
+  // the events do not overlap in the body).
+  EventParser(const IngestLimits& limits, std::string_view body, size_t readable_after,
+              char* storage)
+      : limits_(limits),
+        readable_end_(body.data() + body.size() + readable_after),
+        out_(storage) {
     // simdjson counts the scalar level too: depth N allows N-1 nested containers.
     allocated_ = parser_.allocate(4096, static_cast<size_t>(limits.max_depth) + 1);
   }
@@ -95,6 +101,7 @@ class EventParser {
 
   const IngestLimits& limits_;
   const char* readable_end_;
+  char* out_;  // where the next minified event goes
   dom::parser parser_;
   simdjson::error_code allocated_;
   std::string padded_;
@@ -159,14 +166,14 @@ std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
   }
   // Whitespace-only minification of JSON simdjson just validated: numbers,
   // escapes and key order stay exactly as the producer sent them.
-  event.raw.resize(text.size());
   size_t raw_len = 0;
   if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()), text.size(),
-                            reinterpret_cast<uint8_t*>(event.raw.data()),
-                            raw_len) != simdjson::SUCCESS) {
+                            reinterpret_cast<uint8_t*>(out_), raw_len) != simdjson::SUCCESS ||
+      raw_len > text.size()) {
     return LineError(line, "invalid JSON");
   }
-  event.raw.resize(raw_len);
+  event.raw = std::string_view(out_, raw_len);
+  out_ += raw_len;
   out->push_back(std::move(event));
   return std::nullopt;
 }
@@ -355,7 +362,10 @@ IngestParseResult Fail(IngestError error) {
 IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits,
                               size_t readable_after) {
   IngestParseResult result;
-  EventParser parser(limits, body, readable_after);
+  // simdjson's minify may write up to SIMDJSON_PADDING bytes past an
+  // event's length (implementation::minify's contract).
+  result.storage.reset(new char[body.size() + simdjson::SIMDJSON_PADDING]);
+  EventParser parser(limits, body, readable_after, result.storage.get());
   int line = 0;
   size_t pos = 0;
   while (pos < body.size()) {
@@ -373,7 +383,10 @@ IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits,
 IngestParseResult ParseArray(std::string_view body, const IngestLimits& limits,
                              size_t readable_after) {
   IngestParseResult result;
-  EventParser parser(limits, body, readable_after);
+  // simdjson's minify may write up to SIMDJSON_PADDING bytes past an
+  // event's length (implementation::minify's contract).
+  result.storage.reset(new char[body.size() + simdjson::SIMDJSON_PADDING]);
+  EventParser parser(limits, body, readable_after, result.storage.get());
   ArrayScanner scanner(body);
   std::string_view element;
   std::string error;

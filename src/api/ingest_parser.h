@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,7 +31,9 @@ enum class BodyFormat : uint8_t {
 BodyFormat DetectBodyFormat(std::string_view content_type, std::string_view body);
 
 struct ParsedEvent {
-  std::string raw;  // the event object as received, minified (whitespace only)
+  // The event object as received, minified (whitespace only). Points into
+  // the IngestParseResult's storage: valid while that result lives.
+  std::string_view raw;
   uint64_t company_id = 0;
   EventFacts facts;
   std::string id;
@@ -54,6 +57,9 @@ struct IngestLimits {
 struct IngestParseResult {
   std::vector<ParsedEvent> events;  // empty when error is set
   std::optional<IngestError> error;
+  // The minified events, one after another: one allocation per request
+  // instead of one per event. Moving the result keeps the events valid.
+  std::unique_ptr<char[]> storage;
   bool ok() const { return !error.has_value(); }
 };
 
@@ -66,7 +72,8 @@ struct IngestParseResult {
 // `readable_after`: bytes past the end of `body` that may be read (not
 // written), such as a std::string's spare capacity. Events followed by at
 // least SIMDJSON_PADDING readable bytes are validated in place; the others
-// are copied into a padded buffer first. The result never refers to `body`.
+// are copied into a padded buffer first. The result never refers to `body`:
+// its events point into its own storage.
 IngestParseResult ParseEvents(std::string_view body, BodyFormat format,
                               const IngestLimits& limits = {}, size_t readable_after = 0);
 

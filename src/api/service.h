@@ -64,7 +64,8 @@ class Service {
 
   // Routes the events and stores their deliveries; returns only once that
   // is durable. ResourceExhausted when the store cannot take more (the
-  // client is told to retry), Unavailable when it is shutting down.
+  // client is told to retry), Unavailable when it is shutting down. The
+  // events' bytes (ParsedEvent::raw) are valid only during the call.
   virtual absl::StatusOr<IngestResult> Ingest(std::vector<ParsedEvent> events) = 0;
 
   // Adds `count` processed requests to the company's hour containing `at`

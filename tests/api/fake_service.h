@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -32,7 +33,12 @@ class FakeService final : public Service {
     mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !ingest_held_; });
     if (!ingest_status_.ok()) return ingest_status_;
     IngestResult result{events.size(), events.size() * deliveries_per_event_};
-    for (ParsedEvent& e : events) events_.push_back(std::move(e));
+    for (ParsedEvent& e : events) {
+      // The event's bytes live in the caller's parse result: keep a copy.
+      raw_copies_.emplace_back(e.raw);
+      e.raw = raw_copies_.back();
+      events_.push_back(std::move(e));
+    }
     return result;
   }
 
@@ -209,6 +215,7 @@ class FakeService final : public Service {
   std::map<uint64_t, IntegrationConfig> integrations_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<ParsedEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> raw_copies_ ABSL_GUARDED_BY(mu_);  // what events_ point into
   std::vector<Count> request_counts_ ABSL_GUARDED_BY(mu_);
   std::vector<IntegrationConfig> tested_ ABSL_GUARDED_BY(mu_);
   absl::Status ingest_status_ ABSL_GUARDED_BY(mu_);

@@ -273,9 +273,10 @@ TEST(IngestParserTest, ParsesInPlaceOnlyWhereTheBodyIsPadded) {
     std::memcpy(exact.get(), text.data(), text.size());
     std::string roomy = text;
     roomy.reserve(text.size() + 4096);
-    for (IngestParseResult r :
-         {ParseEvents(std::string_view(exact.get(), text.size()), format),
-          ParseEvents(roomy, format, {}, roomy.capacity() - roomy.size())}) {
+    std::vector<IngestParseResult> results;
+    results.push_back(ParseEvents(std::string_view(exact.get(), text.size()), format));
+    results.push_back(ParseEvents(roomy, format, {}, roomy.capacity() - roomy.size()));
+    for (const IngestParseResult& r : results) {
       ASSERT_TRUE(r.ok()) << r.error->message;
       ASSERT_EQ(r.events.size(), events.size());
       for (size_t i = 0; i < events.size(); ++i) {
@@ -294,10 +295,12 @@ TEST(IngestParserTest, ParsesInPlaceOnlyWhereTheBodyIsPadded) {
     std::string body = text;
     body.reserve(body.size() + 256);
     body.append("e}\n");  // readable bytes after the body that would complete it
-    for (IngestParseResult r :
-         {ParseEvents(std::string_view(exact.get(), text.size()), BodyFormat::kNdjson),
-          ParseEvents(std::string_view(body.data(), text.size()), BodyFormat::kNdjson, {},
-                      body.capacity() - text.size())}) {
+    std::vector<IngestParseResult> results;
+    results.push_back(
+        ParseEvents(std::string_view(exact.get(), text.size()), BodyFormat::kNdjson));
+    results.push_back(ParseEvents(std::string_view(body.data(), text.size()),
+                                  BodyFormat::kNdjson, {}, body.capacity() - text.size()));
+    for (const IngestParseResult& r : results) {
       ASSERT_FALSE(r.ok()) << cut;
       EXPECT_EQ(r.error->line, 2);
     }

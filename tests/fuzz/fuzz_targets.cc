@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/ingest_parser.h"
 #include "api/integration_json.h"
+#include "outboxd/strings.h"
 #include "simdjson.h"
 
 namespace outboxd::fuzz {
@@ -26,7 +27,7 @@ std::optional<std::string> CheckEvent(const ParsedEvent& e, const IngestLimits& 
   if (e.raw.find('\n') != std::string::npos) return "raw event holds a newline";
   IngestParseResult again = ParseEvents(e.raw, BodyFormat::kNdjson, limits);
   if (!again.ok() || again.events.size() != 1) {
-    return absl::StrCat("an accepted event does not re-parse: ", e.raw,
+    return absl::StrCat("an accepted event does not re-parse: ", Sv(e.raw),
                         again.ok() ? "" : " -> " + again.error->message);
   }
   if (again.events[0].raw != e.raw) return "minifying is not idempotent";
