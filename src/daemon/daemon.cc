@@ -226,6 +226,7 @@ int RunDaemon(const DaemonOptions& given) {
   TransportOptions transport_options;
   transport_options.ca_file = o.ca_file;
   transport_options.verify_tls = !o.insecure_skip_tls_verify;
+  transport_options.http2 = o.http2;
   transport_options.max_host_connections = o.max_host_connections;
   transport_options.resolve = o.resolve;
   transport_options.connect_to = o.connect_to;

@@ -89,6 +89,10 @@ TEST_F(DaemonOptionsTest, RepeatableAndSwitchFlags) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->connect_to, (std::vector<std::string>{"::127.0.0.1:9000", "a:443:127.0.0.1:9001"}));
   EXPECT_TRUE(o->allow_endpoint_override);
+  EXPECT_FALSE(o->http2);  // HTTP/1.1 unless asked
+  auto h2 = Parse({"--http2"});
+  ASSERT_TRUE(h2.ok()) << h2.status();
+  EXPECT_TRUE(h2->http2);
 }
 
 TEST_F(DaemonOptionsTest, ErrorsNameTheFlagOrVariable) {
