@@ -52,7 +52,8 @@ struct Rig {
     const uint64_t limit = body_limit;
     return std::make_unique<Dispatcher>(
         store.get(), &transport, &clock,
-        [limit](const IntegrationConfig& c) -> absl::StatusOr<std::unique_ptr<Destination>> {
+        [limit](
+            const IntegrationConfig& c) -> absl::StatusOr<std::unique_ptr<Destination>> {
           DestinationLimits limits;
           limits.max_body_bytes = limit;
           return std::make_unique<TestDestination>(IntegrationOfLane(c.id), limits);
@@ -157,11 +158,13 @@ void BM_DeliverBatchOf1000(benchmark::State& state) {
     state.PauseTiming();
     clock.Advance(1);
     Changes c = store->NewChanges(bytes + 64 * kBatch);
-    for (const std::string& r : records) c.Enqueue(1, "WallarmHits", r, clock.NowMs(), clock.NowMs());
+    for (const std::string& r : records)
+      c.Enqueue(1, "WallarmHits", r, clock.NowMs(), clock.NowMs());
     if (!store->Apply(std::move(c)).ok()) return state.SkipWithError("enqueue failed");
     state.ResumeTiming();
     dispatcher.Pump();
-    if (transport.pending().size() != 1) return state.SkipWithError("expected one request");
+    if (transport.pending().size() != 1)
+      return state.SkipWithError("expected one request");
     transport.Complete(0, ScriptedTransport::Status(200));
   }
   if (store->QueuedCount(1) != 0) state.SkipWithError("deliveries left in the outbox");

@@ -168,7 +168,8 @@ std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
   // escapes and key order stay exactly as the producer sent them.
   size_t raw_len = 0;
   if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()), text.size(),
-                            reinterpret_cast<uint8_t*>(out_), raw_len) != simdjson::SUCCESS ||
+                            reinterpret_cast<uint8_t*>(out_),
+                            raw_len) != simdjson::SUCCESS ||
       raw_len > text.size()) {
     return LineError(line, "invalid JSON");
   }

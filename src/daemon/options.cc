@@ -81,8 +81,9 @@ const std::vector<OptionSpec>& Specs() {
       {"insecure-skip-tls-verify", nullptr, nullptr,
        "Do not verify destination certificates. For tests only.", BOOL_FIELD(insecure_skip_tls_verify)},
       {"http2", "OUTBOXD_HTTP2", nullptr,
-       "Send to destinations over HTTP/2, requests multiplexed on one connection per host. "
-       "Default HTTP/1.1: a keep-alive connection per request in flight, less CPU with curl 7.88.",
+       "Send to destinations over HTTP/2, requests multiplexed on one connection per "
+       "host. Default HTTP/1.1: a keep-alive connection per request in flight, less CPU "
+       "with curl 7.88.",
        BOOL_FIELD(http2)},
       {"master-key-file", "OUTBOXD_MASTER_KEY_FILE", "FILE",
        "AES-256-GCM key for secrets at rest, created 0600 on first start (default DIR/master.key).",

@@ -1,7 +1,7 @@
 // Changes: builds one WriteBatch. Every outbox key is written once and
 // removed once: with SingleDelete, or, for a run of delivered keys with
 // consecutive sequence numbers, with one range tombstone (docs/storage.md,
-// "Removing delivered keys").
+// "Queue pitfalls and how the layout avoids them").
 
 #include <algorithm>
 #include <string>
@@ -37,7 +37,8 @@ uint64_t Changes::Impl::NextSeq(uint64_t integration_id) {
   if (block.left == 0) {
     // Small batches waste little of a block, large ones get long runs.
     const uint64_t size =
-        block.taken >= 2 ? kMaxSeqBlock : std::min<uint64_t>(kMaxSeqBlock, 16u << (2 * block.taken));
+        block.taken >= 2 ? kMaxSeqBlock
+                         : std::min<uint64_t>(kMaxSeqBlock, 16u << (2 * block.taken));
     absl::StatusOr<uint64_t> first = core->seq->NextBlock(size);
     if (!first.ok()) {
       Fail(first.status());
@@ -92,10 +93,12 @@ void Changes::Impl::RemoveRun(const DeliveryKey& first, uint64_t last_seq) {
   // is also outside the memtable insert hint's domain (db.cc: RocksDB 7.8
   // shares one hint between the point and the range-tombstone skip lists).
   char begin[store_internal::kOutboxKeySize + 1];
-  store_internal::EncodeOutboxKey({first.integration_id, first.due_ms, first.seq - 1}, begin);
+  store_internal::EncodeOutboxKey({first.integration_id, first.due_ms, first.seq - 1},
+                                  begin);
   begin[store_internal::kOutboxKeySize] = '\0';
   char end[store_internal::kOutboxKeySize];
-  store_internal::EncodeOutboxKey({first.integration_id, first.due_ms, last_seq + 1}, end);
+  store_internal::EncodeOutboxKey({first.integration_id, first.due_ms, last_seq + 1},
+                                  end);
   batch.DeleteRange(core->db->cf(kOutboxCf), rocksdb::Slice(begin, sizeof(begin)),
                     rocksdb::Slice(end, sizeof(end)));
 }
@@ -137,7 +140,8 @@ void Changes::Remove(const DeliveryKey& key) {
 
 void Changes::RemoveAll(std::vector<DeliveryKey> keys) {
   std::sort(keys.begin(), keys.end(), [](const DeliveryKey& a, const DeliveryKey& b) {
-    return std::tie(a.integration_id, a.due_ms, a.seq) < std::tie(b.integration_id, b.due_ms, b.seq);
+    return std::tie(a.integration_id, a.due_ms, a.seq) <
+           std::tie(b.integration_id, b.due_ms, b.seq);
   });
   size_t i = 0;
   while (i < keys.size()) {

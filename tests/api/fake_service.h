@@ -16,8 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "outboxd/mutex.h"
 #include "api/service.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd {
 

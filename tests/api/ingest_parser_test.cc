@@ -299,7 +299,8 @@ TEST(IngestParserTest, ParsesInPlaceOnlyWhereTheBodyIsPadded) {
     results.push_back(
         ParseEvents(std::string_view(exact.get(), text.size()), BodyFormat::kNdjson));
     results.push_back(ParseEvents(std::string_view(body.data(), text.size()),
-                                  BodyFormat::kNdjson, {}, body.capacity() - text.size()));
+                                  BodyFormat::kNdjson, {},
+                                  body.capacity() - text.size()));
     for (const IngestParseResult& r : results) {
       ASSERT_FALSE(r.ok()) << cut;
       EXPECT_EQ(r.error->line, 2);

@@ -38,12 +38,14 @@ TEST(AllocatorTest, OtherTunablesChangeNothing) {
 }
 
 TEST(AllocatorTest, TheOperatorsTunablesWin) {
-  EXPECT_EQ(Names(AllocatorSettings("glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=0")),
-            std::vector<std::string>{"glibc.malloc.mmap_threshold"});
+  EXPECT_EQ(
+      Names(AllocatorSettings("glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=0")),
+      std::vector<std::string>{"glibc.malloc.mmap_threshold"});
   EXPECT_EQ(Names(AllocatorSettings("glibc.malloc.mmap_threshold=131072")),
             std::vector<std::string>{"glibc.malloc.trim_threshold"});
-  EXPECT_TRUE(AllocatorSettings("glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=1")
-                  .empty());
+  EXPECT_TRUE(
+      AllocatorSettings("glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=1")
+          .empty());
 }
 
 }  // namespace

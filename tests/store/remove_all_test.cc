@@ -36,7 +36,8 @@ class RemoveAllTest : public ::testing::Test {
     Changes c = store_->NewChanges();
     std::vector<DeliveryKey> keys;
     for (int i = 0; i < n; ++i) {
-      keys.push_back(c.Enqueue(id, "new_hits", "{\"n\":" + std::to_string(i) + "}", due, kT0));
+      keys.push_back(
+          c.Enqueue(id, "new_hits", "{\"n\":" + std::to_string(i) + "}", due, kT0));
     }
     EXPECT_TRUE(store_->Apply(std::move(c)).ok());
     return keys;
