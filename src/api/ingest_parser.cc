@@ -360,13 +360,18 @@ IngestParseResult Fail(IngestError error) {
   return result;
 }
 
+// The result's storage for the minified events of `body`. simdjson's minify
+// may write up to SIMDJSON_PADDING bytes past an event's length
+// (implementation::minify's contract).
+char* NewStorage(std::string_view body, IngestParseResult* result) {
+  result->storage.reset(new char[body.size() + simdjson::SIMDJSON_PADDING]);
+  return result->storage.get();
+}
+
 IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits,
                               size_t readable_after) {
   IngestParseResult result;
-  // simdjson's minify may write up to SIMDJSON_PADDING bytes past an
-  // event's length (implementation::minify's contract).
-  result.storage.reset(new char[body.size() + simdjson::SIMDJSON_PADDING]);
-  EventParser parser(limits, body, readable_after, result.storage.get());
+  EventParser parser(limits, body, readable_after, NewStorage(body, &result));
   int line = 0;
   size_t pos = 0;
   while (pos < body.size()) {
@@ -384,10 +389,7 @@ IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits,
 IngestParseResult ParseArray(std::string_view body, const IngestLimits& limits,
                              size_t readable_after) {
   IngestParseResult result;
-  // simdjson's minify may write up to SIMDJSON_PADDING bytes past an
-  // event's length (implementation::minify's contract).
-  result.storage.reset(new char[body.size() + simdjson::SIMDJSON_PADDING]);
-  EventParser parser(limits, body, readable_after, result.storage.get());
+  EventParser parser(limits, body, readable_after, NewStorage(body, &result));
   ArrayScanner scanner(body);
   std::string_view element;
   std::string error;
