@@ -20,11 +20,7 @@ absl::StatusOr<std::unique_ptr<SequenceAllocator>> SequenceAllocator::Create(
   return alloc;
 }
 
-absl::StatusOr<uint64_t> SequenceAllocator::Next() {
-  const uint64_t seq = next_.fetch_add(1, std::memory_order_relaxed);
-  if (seq < limit_.load(std::memory_order_acquire)) return seq;
-  return ExtendAndTake(seq);
-}
+absl::StatusOr<uint64_t> SequenceAllocator::Next() { return NextBlock(1); }
 
 absl::StatusOr<uint64_t> SequenceAllocator::NextBlock(uint64_t n) {
   if (n == 0) return absl::InvalidArgumentError("sequence block size 0");
