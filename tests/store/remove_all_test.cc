@@ -13,24 +13,16 @@
 namespace outboxd {
 namespace {
 
-using store_test::OpenOrDie;
 using store_test::ScanEverything;
-using store_test::ScratchDir;
 using store_test::Seqs;
-using store_test::TestOptions;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
 
 constexpr TimeMs kT0 = 1'700'000'000'000;
 
-class RemoveAllTest : public ::testing::Test {
+class RemoveAllTest : public store_test::StoreFixture {
  protected:
-  void SetUp() override { store_ = OpenOrDie(TestOptions(dir_.path())); }
-  void Reopen() {
-    store_.reset();
-    store_ = OpenOrDie(TestOptions(dir_.path()));
-  }
   // `n` deliveries for `id`, all due at `due`, in one batch.
   std::vector<DeliveryKey> Enqueue(uint64_t id, int n, TimeMs due) {
     Changes c = store_->NewChanges();
@@ -43,13 +35,8 @@ class RemoveAllTest : public ::testing::Test {
     return keys;
   }
   absl::Status RemoveAll(std::vector<DeliveryKey> keys) {
-    Changes c = store_->NewChanges();
-    c.RemoveAll(std::move(keys));
-    return store_->Apply(std::move(c));
+    return ApplyOne([&](Changes& c) { c.RemoveAll(std::move(keys)); });
   }
-
-  ScratchDir dir_;
-  std::unique_ptr<OutboxStore> store_;
 };
 
 TEST_F(RemoveAllTest, OneBatchGetsConsecutiveSequenceNumbersPerIntegration) {

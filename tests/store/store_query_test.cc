@@ -36,21 +36,7 @@ std::vector<Bucket> Buckets(OutboxStore& store, int64_t since) {
   return out;
 }
 
-class StoreQueryTest : public ::testing::Test {
- protected:
-  void SetUp() override { store_ = OpenOrDie(TestOptions(dir_.path())); }
-  void Reopen() {
-    store_.reset();
-    store_ = OpenOrDie(TestOptions(dir_.path()));
-  }
-  absl::Status ApplyOne(auto&& build) {
-    Changes c = store_->NewChanges();
-    build(c);
-    return store_->Apply(std::move(c));
-  }
-  ScratchDir dir_;
-  std::unique_ptr<OutboxStore> store_;
-};
+using StoreQueryTest = store_test::StoreFixture;
 
 TEST_F(StoreQueryTest, StatsMergeAcrossBatchesAndSurviveReopen) {
   ASSERT_TRUE(ApplyOne([](Changes& c) {

@@ -26,13 +26,8 @@ using ::testing::UnorderedElementsAre;
 
 constexpr TimeMs kT0 = 1'700'000'000'000;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public store_test::StoreFixture {
  protected:
-  void SetUp() override { store_ = OpenOrDie(TestOptions(dir_.path())); }
-  void Reopen() {
-    store_.reset();
-    store_ = OpenOrDie(TestOptions(dir_.path()));
-  }
   // Enqueues one delivery per due time, one batch; returns the keys.
   std::vector<DeliveryKey> EnqueueAt(uint64_t id, const std::vector<TimeMs>& dues) {
     Changes c = store_->NewChanges();
@@ -44,14 +39,6 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(store_->Apply(std::move(c)).ok());
     return keys;
   }
-  absl::Status ApplyOne(auto&& build) {
-    Changes c = store_->NewChanges();
-    build(c);
-    return store_->Apply(std::move(c));
-  }
-
-  ScratchDir dir_;
-  std::unique_ptr<OutboxStore> store_;
 };
 
 TEST_F(StoreTest, EnqueueThenScanInDueThenSeqOrder) {

@@ -49,6 +49,25 @@ inline std::unique_ptr<OutboxStore> OpenOrDie(const StoreOptions& options) {
   return store.ok() ? *std::move(store) : nullptr;
 }
 
+// A store on a scratch directory, reopened at will, for the store tests.
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = OpenOrDie(TestOptions(dir_.path())); }
+  void Reopen() {
+    store_.reset();
+    store_ = OpenOrDie(TestOptions(dir_.path()));
+  }
+  // Builds one Changes with `build` and applies it.
+  absl::Status ApplyOne(auto&& build) {
+    Changes c = store_->NewChanges();
+    build(c);
+    return store_->Apply(std::move(c));
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<OutboxStore> store_;
+};
+
 // ScanDue with a collecting callback; fails the test on an error.
 inline std::vector<Delivery> Scan(OutboxStore& store, uint64_t integration_id, TimeMs now,
                                   size_t max_items = SIZE_MAX) {
