@@ -5,10 +5,11 @@
 // Layout (docs/storage.md has the reasons):
 //   outbox        integration(8B BE) . due_ms(8B BE) . seq(8B BE) -> delivery
 //   dead          integration(8B BE) . seq(8B BE)                -> reason + delivery
-//   stats         integration(8B BE) . minute(8B BE)             -> requests, failures (merge: add)
-//   counters      company(8B BE) . hour(8B BE)                   -> requests processed (merge: add)
-//   integrations  integration(8B BE)                             -> opaque config record
-//   meta          name                                           -> value; "q/<id>" queued count (merge: add)
+//   stats         integration(8B BE) . minute(8B BE)             -> requests, failures
+//   (merge: add) counters      company(8B BE) . hour(8B BE)                   -> requests
+//   processed (merge: add) integrations  integration(8B BE) -> opaque config record meta
+//   name                                           -> value; "q/<id>" queued count
+//   (merge: add)
 //
 // The outbox is ordered per integration, then by due time: a disabled or
 // broken integration is "parked" simply by not being scanned, a purge is a
@@ -51,7 +52,7 @@ struct Delivery {
   uint32_t attempts = 0;         // failed requests that carried it so far
   TimeMs first_enqueued_ms = 0;  // when it was first written
   std::string log_type;
-  std::string event;             // the event's JSON bytes, as received
+  std::string event;  // the event's JSON bytes, as received
 };
 
 struct DeadDelivery {
@@ -77,6 +78,10 @@ struct StoreOptions {
   // RocksDB block cache and write buffer sizes.
   uint64_t write_buffer_bytes = 64ull << 20;
   uint64_t block_cache_bytes = 64ull << 20;
+  // Fresh deliveries kept in memory for ScanDue, over all integrations, so
+  // that what was just written is handed out without reading it back
+  // (docs/storage.md). 0: every scan reads RocksDB.
+  uint64_t fresh_cache_bytes = 32ull << 20;
 };
 
 class OutboxStore;
@@ -212,8 +217,8 @@ class OutboxStore {
   // Removes one dead delivery by (integration, seq).
   absl::Status RemoveDead(uint64_t integration_id, uint64_t seq);
   // Request counts of one hour, per company.
-  absl::Status ForEachRequestCount(int64_t hour,
-                                   absl::FunctionRef<void(uint64_t company, uint64_t n)> fn) const;
+  absl::Status ForEachRequestCount(
+      int64_t hour, absl::FunctionRef<void(uint64_t company, uint64_t n)> fn) const;
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const;
 
   StoreStats Stats() const;
@@ -228,6 +233,10 @@ class OutboxStore {
   // it resumed (writes work again), false when no write had failed, and the
   // error while it still cannot (e.g. the disk is still full).
   absl::StatusOr<bool> Recover();
+
+  // Bytes of fresh deliveries held in memory for ScanDue (at most
+  // StoreOptions::fresh_cache_bytes, plus one write's worth).
+  uint64_t FreshCacheBytes() const;
 
   // For tests: internal keys skipped by the last ScanDue on this thread
   // (RocksDB perf context), to prove tombstones do not slow the scan.

@@ -205,6 +205,7 @@ int RunDaemon(const DaemonOptions& given) {
   store_options.path = o.data_dir + "/outbox";
   store_options.write_buffer_bytes = o.store_write_buffer_bytes;
   store_options.block_cache_bytes = o.store_block_cache_bytes;
+  store_options.fresh_cache_bytes = o.store_fresh_cache_bytes;
   auto store_or = OutboxStore::Open(store_options);
   if (!store_or.ok()) return fail("cannot open the outbox", store_or.status());
   std::unique_ptr<OutboxStore> store = std::move(*store_or);

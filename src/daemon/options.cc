@@ -115,6 +115,10 @@ const std::vector<OptionSpec>& Specs() {
        BYTES_FIELD(store_write_buffer_bytes)},
       {"store-block-cache", "OUTBOXD_STORE_BLOCK_CACHE", "BYTES", "RocksDB block cache.",
        BYTES_FIELD(store_block_cache_bytes)},
+      {"store-fresh-cache", "OUTBOXD_STORE_FRESH_CACHE", "BYTES",
+       "Copies of just-written deliveries the dispatcher takes without reading RocksDB "
+       "(0 = always read RocksDB).",
+       BYTES_FIELD(store_fresh_cache_bytes)},
       {"request-timeout", "OUTBOXD_REQUEST_TIMEOUT", "DURATION",
        "A request to a destination that has not been answered by then fails (and is retried).",
        DURATION_FIELD(request_timeout_ms)},

@@ -35,6 +35,7 @@ struct DaemonOptions {
   // before it resumes writing after a full disk) and its block cache.
   uint64_t store_write_buffer_bytes = 64ull << 20;
   uint64_t store_block_cache_bytes = 64ull << 20;
+  uint64_t store_fresh_cache_bytes = 32ull << 20;
   // A request to a destination (connect, send, answer) fails after this.
   TimeMs request_timeout_ms = 30 * kSecondMs;
   int http_threads = 2;

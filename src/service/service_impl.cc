@@ -378,6 +378,9 @@ std::string ServiceImpl::Metrics() {
   absl::StrAppend(&out, "outboxd_held_bytes ", d.held_bytes.load(), "\n");
   AppendMetricHeader("outboxd_store_disk_bytes", "gauge", "Store files: SST + WAL.", &out);
   absl::StrAppend(&out, "outboxd_store_disk_bytes ", disk_bytes_.load(), "\n");
+  AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
+                     "Fresh deliveries kept in memory for the dispatcher.", &out);
+  absl::StrAppend(&out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
   RenderIntegrationMetrics(&out);
   return out;
 }

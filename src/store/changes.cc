@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "outboxd/store.h"
 #include "store/changes_impl.h"
 #include "store/coding.h"
@@ -73,6 +74,7 @@ void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
                                          rocksdb::Slice(event.data(), event.size())};
   batch.Put(core->db->cf(kOutboxCf), rocksdb::SliceParts(&key_slice, 1),
             rocksdb::SliceParts(value_parts, 2));
+  if (keep_fresh) fresh.push_back({key, batch.GetDataSize(), header_size + event.size()});
   const store_internal::OutboxPos pos{key.due_ms, key.seq};
   auto [it, inserted] = min_written.try_emplace(key.integration_id, pos);
   if (!inserted) it->second = std::min(it->second, pos);
@@ -82,7 +84,9 @@ void Changes::Impl::RemoveDelivery(const DeliveryKey& key) {
   if (!error.ok()) return;
   char key_bytes[store_internal::kOutboxKeySize];
   store_internal::EncodeOutboxKey(key, key_bytes);
-  batch.SingleDelete(core->db->cf(kOutboxCf), rocksdb::Slice(key_bytes, sizeof(key_bytes)));
+  batch.SingleDelete(core->db->cf(kOutboxCf),
+                     rocksdb::Slice(key_bytes, sizeof(key_bytes)));
+  if (!fresh.empty()) removed_after_put.emplace_back(key, key.seq);
 }
 
 void Changes::Impl::RemoveRun(const DeliveryKey& first, uint64_t last_seq) {
@@ -101,6 +105,39 @@ void Changes::Impl::RemoveRun(const DeliveryKey& first, uint64_t last_seq) {
                                   end);
   batch.DeleteRange(core->db->cf(kOutboxCf), rocksdb::Slice(begin, sizeof(begin)),
                     rocksdb::Slice(end, sizeof(end)));
+  if (!fresh.empty()) removed_after_put.emplace_back(first, last_seq);
+}
+
+absl::flat_hash_map<uint64_t, std::vector<Delivery>>
+Changes::Impl::TakeFreshDeliveries() {
+  absl::flat_hash_map<uint64_t, std::vector<Delivery>> out;
+  // Keys removed again in this batch (rare: only a caller that removes what
+  // it has just written) are not copied.
+  // (A rescheduled delivery keeps its seq under a new due time.)
+  absl::flat_hash_set<std::tuple<uint64_t, TimeMs, uint64_t>> removed;
+  for (const auto& [first, last_seq] : removed_after_put) {
+    for (uint64_t seq = first.seq;; ++seq) {
+      removed.insert({first.integration_id, first.due_ms, seq});
+      if (seq == last_seq) break;
+    }
+  }
+  const std::string& data = batch.Data();
+  for (const FreshPut& put : fresh) {
+    if (!removed.empty() &&
+        removed.contains({put.key.integration_id, put.key.due_ms, put.key.seq})) {
+      continue;
+    }
+    Delivery d;
+    d.key = put.key;
+    // Written by PutDelivery from a valid header: cannot fail.
+    store_internal::DecodeDeliveryValue(
+        std::string_view(data).substr(put.value_end - put.value_size, put.value_size),
+        &d);
+    out[put.key.integration_id].push_back(std::move(d));
+  }
+  fresh.clear();
+  removed_after_put.clear();
+  return out;
 }
 
 void Changes::Impl::AppendQueuedCounts() {
@@ -116,6 +153,7 @@ void Changes::Impl::AppendQueuedCounts() {
 Changes::Changes(OutboxStore* store, size_t reserve_bytes)
     : impl_(std::make_unique<Impl>(reserve_bytes)) {
   impl_->core = &store->impl_->core;
+  impl_->keep_fresh = impl_->core->options.fresh_cache_bytes > 0;
 }
 Changes::~Changes() = default;
 Changes::Changes(Changes&&) noexcept = default;
@@ -250,6 +288,9 @@ void Changes::PurgeDeliveries(uint64_t integration_id) {
                  store_internal::QueuedCountName(integration_id));
   c.queued_delta.erase(integration_id);
   c.min_written.erase(integration_id);
+  std::erase_if(c.fresh, [integration_id](const Impl::FreshPut& put) {
+    return put.key.integration_id == integration_id;
+  });
   c.purged.push_back(integration_id);
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,6 +41,18 @@ struct Changes::Impl {
     uint64_t taken = 0;  // blocks taken so far (sizes grow: 16, 64, 256)
   };
   absl::flat_hash_map<uint64_t, SeqBlock> seq_blocks;
+  // With fresh deliveries on (StoreOptions::fresh_cache_bytes): every outbox
+  // Put, as the place of its value in the batch, for Apply to copy into
+  // the due index; and what was removed after the first of them (a key put
+  // and removed in one batch must not be listed).
+  struct FreshPut {
+    DeliveryKey key;
+    size_t value_end = 0;  // offset in batch.Data() just past the value
+    size_t value_size = 0;
+  };
+  bool keep_fresh = false;
+  std::vector<FreshPut> fresh;
+  std::vector<std::pair<DeliveryKey, uint64_t>> removed_after_put;  // key, last seq
 
   // Writes a delivery value under `key` and records it.
   void PutDelivery(const DeliveryKey& key, uint32_t attempts, TimeMs first_enqueued_ms,
@@ -54,6 +67,8 @@ struct Changes::Impl {
   void Fail(absl::Status status);
   // Appends the aggregated queued-count merges to the batch.
   void AppendQueuedCounts();
+  // Copies of the deliveries the batch wrote (FreshPut), per integration.
+  absl::flat_hash_map<uint64_t, std::vector<Delivery>> TakeFreshDeliveries();
 };
 
 }  // namespace outboxd

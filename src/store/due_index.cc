@@ -4,11 +4,51 @@
 
 namespace outboxd::store_internal {
 
+size_t FreshBytes(const Delivery& d) {
+  // The btree node's share is about the position and the Delivery itself.
+  return sizeof(OutboxPos) + sizeof(Delivery) + d.event.size() + d.log_type.size();
+}
+
+void DueIndex::EnableFresh(size_t cap_bytes, std::function<uint64_t()> next_seq) {
+  MutexLock lock(&mu_);
+  fresh_cap_ = cap_bytes;
+  next_seq_ = std::move(next_seq);
+}
+
 DueIndex::Entry& DueIndex::FindOrAdd(uint64_t integration_id) {
   changed_.insert(integration_id);
   auto [it, inserted] = entries_.try_emplace(integration_id);
-  if (inserted) it->second.epoch = next_epoch_++;
+  if (inserted) {
+    it->second.epoch = next_epoch_++;
+    // Everything queued now has a smaller seq and stays with RocksDB.
+    Arm(it->second);
+  }
   return it->second;
+}
+
+void DueIndex::Arm(Entry& e) {
+  if (fresh_cap_ == 0 || e.fresh_from != kNotArmed) return;
+  // Under mu_: a writer whose seq was drawn before this read reports it
+  // later (then seq < S, RocksDB part) or reported it already (then it was
+  // not armed, RocksDB part); every seq drawn after is >= S and reported
+  // after this, to the list.
+  e.fresh_from = next_seq_();
+}
+
+void DueIndex::DropFresh(Entry& e) {
+  fresh_total_ -= e.fresh_bytes;
+  e.fresh_bytes = 0;
+  e.fresh.clear();
+}
+
+void DueIndex::Disarm(Entry& e) {
+  if (!e.fresh.empty()) {
+    const OutboxPos first = e.fresh.begin()->first;
+    e.rewind = std::min(e.rewind, first);
+    e.next_due = std::min(e.next_due, first.due_ms);
+  }
+  DropFresh(e);
+  e.fresh_from = kNotArmed;
 }
 
 void DueIndex::Seed(uint64_t integration_id, TimeMs first_due_ms) {
@@ -17,23 +57,94 @@ void DueIndex::Seed(uint64_t integration_id, TimeMs first_due_ms) {
   e.next_due = std::min(e.next_due, first_due_ms);
 }
 
-void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos) {
+void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
+                         std::vector<Delivery>* written) {
   MutexLock lock(&mu_);
   Entry& e = FindOrAdd(integration_id);
   e.version = next_version_++;
-  e.rewind = std::min(e.rewind, pos);
-  e.next_due = std::min(e.next_due, pos.due_ms);
   e.oldest = std::min(e.oldest, pos);
   e.last_write = next_write_++;
+  OutboxPos rocks = pos;  // smallest position written for the RocksDB part
+  if (written != nullptr && e.fresh_from != kNotArmed) {
+    rocks = kInfinitePos;
+    for (Delivery& d : *written) {
+      const OutboxPos p{d.key.due_ms, d.key.seq};
+      if (d.key.seq < e.fresh_from) {
+        rocks = std::min(rocks, p);
+        continue;
+      }
+      const size_t bytes = FreshBytes(d);
+      e.fresh_bytes += bytes;
+      fresh_total_ += bytes;
+      // Mostly ascending: one batch's keys are, and batches rarely overlap.
+      e.fresh.emplace_hint(e.fresh.end(), p, std::move(d));
+    }
+    written->clear();
+    if (fresh_total_ > fresh_cap_) Disarm(e);
+  }
+  if (rocks != kInfinitePos) {
+    e.rewind = std::min(e.rewind, rocks);
+    e.next_due = std::min(e.next_due, rocks.due_ms);
+  }
+}
+
+void DueIndex::OnWriteFailed(uint64_t integration_id, OutboxPos pos) {
+  MutexLock lock(&mu_);
+  Entry& e = FindOrAdd(integration_id);
+  e.version = next_version_++;
+  e.oldest = std::min(e.oldest, pos);
+  e.last_write = next_write_++;
+  e.rewind = std::min(e.rewind, pos);
+  e.next_due = std::min(e.next_due, pos.due_ms);
+  Disarm(e);
 }
 
 DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id) {
+  return BeginScan(integration_id, kNoDue);
+}
+
+DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id, TimeMs now) {
   MutexLock lock(&mu_);
   Entry& e = FindOrAdd(integration_id);
+  ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.fresh_from};
+  if (e.fresh_from != kNotArmed && e.next_due > now) {
+    ticket.scan_rocks = false;
+    return ticket;
+  }
   e.version = next_version_++;
-  ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch};
   e.rewind = kInfinitePos;
   return ticket;
+}
+
+size_t DueIndex::TakeFresh(uint64_t integration_id, TimeMs now, size_t max_items,
+                           std::vector<Delivery>* out) {
+  MutexLock lock(&mu_);
+  auto found = entries_.find(integration_id);
+  if (found == entries_.end()) return 0;
+  Entry& e = found->second;
+  size_t n = 0;
+  auto it = e.fresh.begin();
+  for (; it != e.fresh.end() && n < max_items && it->first.due_ms <= now; ++it, ++n) {
+    const size_t bytes = FreshBytes(it->second);
+    e.fresh_bytes -= bytes;
+    fresh_total_ -= bytes;
+    out->push_back(std::move(it->second));
+  }
+  if (n == 0) return 0;
+  e.fresh.erase(e.fresh.begin(), it);
+  changed_.insert(integration_id);
+  return n;
+}
+
+size_t DueIndex::fresh_bytes() const {
+  MutexLock lock(&mu_);
+  return fresh_total_;
+}
+
+bool DueIndex::armed(uint64_t integration_id) const {
+  MutexLock lock(&mu_);
+  auto it = entries_.find(integration_id);
+  return it != entries_.end() && it->second.fresh_from != kNotArmed;
 }
 
 void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
@@ -54,6 +165,10 @@ void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
   // Everything in [start, resume) was handed out; everything written since
   // BeginScan is at or above `rewind`.
   e.next_due = std::min(e.rewind.due_ms, first_unscanned_due);
+  // The RocksDB part is drained: fresh writes can come from memory again.
+  // (Arming is safe at any time; waiting for this keeps a backlog that a
+  // stopped destination accumulates from cycling through the cap.)
+  if (first_unscanned_due == kNoDue) Arm(e);
 }
 
 void DueIndex::AbortScan(uint64_t integration_id, const ScanTicket& ticket) {
@@ -73,6 +188,9 @@ uint64_t DueIndex::BeginReset(uint64_t integration_id) {
   e.cursor = kBeginPos;
   e.rewind = kInfinitePos;
   e.next_due = 0;  // a safe lower bound until EndReset knows better
+  // The listed keys are in RocksDB too, and the cursor is at its start.
+  DropFresh(e);
+  e.fresh_from = kNotArmed;
   e.epoch = next_epoch_++;
   e.version = next_version_++;
   return e.version;
@@ -91,7 +209,10 @@ void DueIndex::EndReset(uint64_t integration_id, uint64_t token, TimeMs first_du
 void DueIndex::Erase(uint64_t integration_id) {
   MutexLock lock(&mu_);
   changed_.insert(integration_id);
-  entries_.erase(integration_id);
+  auto it = entries_.find(integration_id);
+  if (it == entries_.end()) return;
+  DropFresh(it->second);
+  entries_.erase(it);
 }
 
 DueIndex::OldestHint DueIndex::GetOldestHint(uint64_t integration_id) const {
@@ -114,14 +235,15 @@ void DueIndex::RaiseOldestHint(uint64_t integration_id, uint64_t token, OutboxPo
 TimeMs DueIndex::NextDue(uint64_t integration_id) const {
   MutexLock lock(&mu_);
   auto it = entries_.find(integration_id);
-  return it == entries_.end() ? kNoDue : it->second.next_due;
+  return it == entries_.end() ? kNoDue : it->second.Due();
 }
 
 std::vector<uint64_t> DueIndex::DueIntegrations(TimeMs now) const {
   std::vector<uint64_t> due;
   MutexLock lock(&mu_);
   for (const auto& [id, e] : entries_) {
-    if (e.next_due != kNoDue && e.next_due <= now) due.push_back(id);
+    const TimeMs next = e.Due();
+    if (next != kNoDue && next <= now) due.push_back(id);
   }
   return due;
 }

@@ -7,20 +7,32 @@
 //             none): a write below the cursor makes the next scan start there
 //   next_due  lower bound of the earliest due time not handed out yet
 //
+// Fresh deliveries (docs/storage.md, "Fresh deliveries from memory"): when
+// EnableFresh gave it a memory cap, the index also keeps a copy of what was
+// written, per integration, and serves it without reading RocksDB. An
+// integration is then "armed" at a sequence number S: a key with seq >= S is
+// in the fresh list (or its writer has not reported it yet) and never handed
+// out by a RocksDB scan; a key with seq < S is found by RocksDB scans, with
+// the cursor and rewind above. Disarming (memory cap, reset, a failed write)
+// hands every listed key back to the RocksDB scans by rewinding to it.
+//
 // Thread-safe. BeginScan/EndScan of one integration must not overlap with
 // another scan of it (the dispatcher owns scans); ResetCursor and writes may
 // run at any time.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "outboxd/mutex.h"
 #include "outboxd/store.h"
 #include "store/keys.h"
-#include "outboxd/mutex.h"
 
 namespace outboxd::store_internal {
 
@@ -30,20 +42,50 @@ class DueIndex {
   struct ScanTicket {
     OutboxPos start;
     uint64_t epoch = 0;  // changes when the cursor is reset or the entry dropped
+    // Keys with seq >= fresh_from belong to the fresh list: the RocksDB scan
+    // steps over them. UINT64_MAX when not armed.
+    uint64_t fresh_from = kNotArmed;
+    // False when the RocksDB part has nothing due (only BeginScan(id, now)
+    // of an armed integration says so); the scan is then skipped.
+    bool scan_rocks = true;
   };
+  static constexpr uint64_t kNotArmed = UINT64_MAX;
+
+  // Keeps fresh deliveries in memory, up to `cap_bytes` over all
+  // integrations; `next_seq` returns a number at or below every sequence
+  // number not handed out yet by the store's allocator. Call before use.
+  void EnableFresh(size_t cap_bytes, std::function<uint64_t()> next_seq);
 
   // At open: the integration's first (smallest) queued due time.
   void Seed(uint64_t integration_id, TimeMs first_due_ms);
-  // After a durable write of an outbox key at `pos` (the smallest one written
-  // for this integration in the batch).
-  void OnWritten(uint64_t integration_id, OutboxPos pos);
+  // After a durable write of outbox keys for the integration, `pos` the
+  // smallest. With fresh deliveries enabled, `written` holds a copy of
+  // every delivery written (all of them: an armed integration never finds
+  // the others); it is consumed.
+  void OnWritten(uint64_t integration_id, OutboxPos pos,
+                 std::vector<Delivery>* written = nullptr);
+  // A write for the integration failed: it may still have become visible.
+  // Rewinds to `pos` and disarms.
+  void OnWriteFailed(uint64_t integration_id, OutboxPos pos);
 
   // start = min(cursor, rewind); rewind := +inf (writes from now on are
   // caught by the next scan).
   ScanTicket BeginScan(uint64_t integration_id);
+  // The same, except that an armed integration whose RocksDB part has
+  // nothing due at `now` gets scan_rocks = false and is left untouched.
+  ScanTicket BeginScan(uint64_t integration_id, TimeMs now);
+  // Moves up to `max_items` listed deliveries due at `now` into *out, in key
+  // order. Returns how many.
+  size_t TakeFresh(uint64_t integration_id, TimeMs now, size_t max_items,
+                   std::vector<Delivery>* out);
+  // Bytes held by fresh lists, and whether the integration is armed (tests,
+  // metrics).
+  size_t fresh_bytes() const;
+  bool armed(uint64_t integration_id) const;
   // `resume`: where the next scan continues (the first position not handed
   // out); `first_unscanned_due`: due time at `resume`, or kNoDue when the
-  // integration's range was exhausted.
+  // integration's range was exhausted. An exhausted scan of an integration
+  // that is not armed arms it (fresh deliveries enabled).
   void EndScan(uint64_t integration_id, const ScanTicket& ticket, OutboxPos resume,
                TimeMs first_unscanned_due);
   // The scan failed: the next one starts at this one's start again.
@@ -57,6 +99,7 @@ class DueIndex {
   uint64_t BeginReset(uint64_t integration_id);
   void EndReset(uint64_t integration_id, uint64_t token, TimeMs first_due_ms);
 
+  // Forgets the integration, its fresh list too.
   void Erase(uint64_t integration_id);
 
   // A position at or below the integration's smallest queued key, so that
@@ -72,6 +115,7 @@ class DueIndex {
   OldestHint GetOldestHint(uint64_t integration_id) const;
   void RaiseOldestHint(uint64_t integration_id, uint64_t token, OutboxPos found);
 
+  // Lower bound over the RocksDB part and the fresh list.
   TimeMs NextDue(uint64_t integration_id) const;
   std::vector<uint64_t> DueIntegrations(TimeMs now) const;
   // Integrations touched by any of the calls above that change an entry
@@ -84,12 +128,24 @@ class DueIndex {
     OutboxPos cursor = kBeginPos;
     OutboxPos rewind = kInfinitePos;
     TimeMs next_due = kNoDue;
-    uint64_t epoch = 0;    // changes on reset: scans that began before are stale
-    uint64_t version = 0;  // changes on every write, scan and reset
+    uint64_t epoch = 0;            // changes on reset: scans that began before are stale
+    uint64_t version = 0;          // changes on every write, scan and reset
     OutboxPos oldest = kBeginPos;  // see GetOldestHint
     uint64_t last_write = 0;       // next_write_ at its last write (0: none)
+    // Fresh deliveries (see the top): the list and its bytes, and S.
+    uint64_t fresh_from = kNotArmed;
+    absl::btree_map<OutboxPos, Delivery> fresh;
+    size_t fresh_bytes = 0;
+    // next_due above covers the RocksDB part only; this is both.
+    TimeMs Due() const {
+      return fresh.empty() ? next_due : std::min(next_due, fresh.begin()->first.due_ms);
+    }
   };
   Entry& FindOrAdd(uint64_t integration_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Arm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the listed keys back to the RocksDB scans (rewind to the first).
+  void Disarm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropFresh(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
@@ -99,6 +155,12 @@ class DueIndex {
   // Store-wide, so that a token never matches a later incarnation of an
   // erased entry.
   uint64_t next_write_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t fresh_cap_ ABSL_GUARDED_BY(mu_) = 0;  // 0: fresh deliveries disabled
+  size_t fresh_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<uint64_t()> next_seq_ ABSL_GUARDED_BY(mu_);
 };
+
+// Memory a listed delivery is charged with.
+size_t FreshBytes(const Delivery& d);
 
 }  // namespace outboxd::store_internal

@@ -5,7 +5,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "outboxd/crash_point.h"
 #include "outboxd/store.h"
 #include "rocksdb/perf_context.h"
@@ -104,8 +106,10 @@ struct ScanResult {
 
 // Bounded on both ends: [integration . start, next integration). No snapshot
 // is kept beyond the iterator's own life.
+// Keys with seq >= fresh_from are the due index's fresh list's: stepped over.
 absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration_id,
                                      OutboxPos start, TimeMs now, size_t max_items,
+                                     uint64_t fresh_from,
                                      absl::FunctionRef<void(Delivery&&)> fn) {
   SkippedKeysCounter counter;
   store_internal::BoundedIterator it(*core.db, kOutboxCf,
@@ -125,12 +129,13 @@ absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration
       r.first_unscanned_due = key->due_ms;
       return r;
     }
+    r.resume = store_internal::Successor(pos);
+    if (key->seq >= fresh_from) continue;
     Delivery delivery;
     delivery.key = *key;
     if (!store_internal::DecodeDeliveryValue(it->value().ToStringView(), &delivery)) {
       return store_internal::CorruptionError("scan", "delivery value");
     }
-    r.resume = store_internal::Successor(pos);
     fn(std::move(delivery));
     ++r.handed_out;
   }
@@ -155,6 +160,10 @@ absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(
   if (!db.ok()) return db.status();
   core.db = *std::move(db);
   if (absl::Status s = StartSequences(core); !s.ok()) return s;
+  if (options.fresh_cache_bytes > 0) {
+    store_internal::SequenceAllocator* seq = core.seq.get();
+    core.due_index.EnableFresh(options.fresh_cache_bytes, [seq] { return seq->Peek(); });
+  }
   if (absl::Status s = RebuildDueIndex(core); !s.ok()) return s;
   return std::unique_ptr<OutboxStore>(new OutboxStore(std::move(impl)));
 }
@@ -181,11 +190,21 @@ absl::Status OutboxStore::Apply(Changes changes) {
   rocksdb::Status s = core.db->db()->Write(core.write_options, &c->batch);
   if (!s.ok()) {
     core.write_failed.store(true, std::memory_order_release);
+    // Nothing is listed; should the write have become visible anyway, the
+    // RocksDB scans find it.
+    for (const auto& [id, pos] : c->min_written) core.due_index.OnWriteFailed(id, pos);
     return store_internal::ToStatus(s, "apply");
   }
   OUTBOXD_CRASH_POINT("store.apply.after_write");
   for (uint64_t id : c->purged) core.due_index.Erase(id);
-  for (const auto& [id, pos] : c->min_written) core.due_index.OnWritten(id, pos);
+  if (c->keep_fresh) {
+    absl::flat_hash_map<uint64_t, std::vector<Delivery>> fresh = c->TakeFreshDeliveries();
+    for (const auto& [id, pos] : c->min_written) {
+      core.due_index.OnWritten(id, pos, &fresh[id]);
+    }
+  } else {
+    for (const auto& [id, pos] : c->min_written) core.due_index.OnWritten(id, pos);
+  }
   if (core.due_listener) {
     for (const auto& [id, pos] : c->min_written) core.due_listener(id, pos.due_ms);
   }
@@ -199,17 +218,29 @@ void OutboxStore::SetDueListener(std::function<void(uint64_t, TimeMs)> fn) {
 absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
                                             size_t max_items,
                                             absl::FunctionRef<void(Delivery&&)> fn) {
+  last_scan_skipped = 0;
   if (max_items == 0) return 0;
   StoreCore& core = impl_->core;
-  const DueIndex::ScanTicket ticket = core.due_index.BeginScan(integration_id);
-  absl::StatusOr<ScanResult> r =
-      ScanRange(core, integration_id, ticket.start, now, max_items, fn);
-  if (!r.ok()) {
-    core.due_index.AbortScan(integration_id, ticket);
-    return r.status();
+  const DueIndex::ScanTicket ticket = core.due_index.BeginScan(integration_id, now);
+  size_t handed_out = 0;
+  if (ticket.scan_rocks) {
+    absl::StatusOr<ScanResult> r = ScanRange(core, integration_id, ticket.start, now,
+                                             max_items, ticket.fresh_from, fn);
+    if (!r.ok()) {
+      core.due_index.AbortScan(integration_id, ticket);
+      return r.status();
+    }
+    core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due);
+    handed_out = r->handed_out;
   }
-  core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due);
-  return r->handed_out;
+  if (handed_out < max_items && ticket.fresh_from != DueIndex::kNotArmed) {
+    // Outside the index's lock: fn may be slow.
+    std::vector<Delivery> fresh;
+    core.due_index.TakeFresh(integration_id, now, max_items - handed_out, &fresh);
+    for (Delivery& d : fresh) fn(std::move(d));
+    handed_out += fresh.size();
+  }
+  return handed_out;
 }
 
 TimeMs OutboxStore::NextDue(uint64_t integration_id) const {
@@ -220,7 +251,9 @@ std::vector<uint64_t> OutboxStore::DueIntegrations(TimeMs now) const {
   return impl_->core.due_index.DueIntegrations(now);
 }
 
-std::vector<uint64_t> OutboxStore::TakeDueChanges() { return impl_->core.due_index.TakeChanged(); }
+std::vector<uint64_t> OutboxStore::TakeDueChanges() {
+  return impl_->core.due_index.TakeChanged();
+}
 
 void OutboxStore::ResetCursor(uint64_t integration_id) {
   DueIndex& index = impl_->core.due_index;
@@ -271,6 +304,10 @@ absl::Status OutboxStore::PurgeIntegration(uint64_t integration_id) {
   if (!s.ok()) return store_internal::ToStatus(s, "purge integration");
   core.due_index.Erase(integration_id);
   return absl::OkStatus();
+}
+
+uint64_t OutboxStore::FreshCacheBytes() const {
+  return impl_->core.due_index.fresh_bytes();
 }
 
 uint64_t OutboxStore::LastScanSkippedInternalKeys() { return last_scan_skipped; }

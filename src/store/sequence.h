@@ -40,6 +40,9 @@ class SequenceAllocator {
   // `n` >= 1 consecutive numbers; returns the first. Same guarantees as Next.
   absl::StatusOr<uint64_t> NextBlock(uint64_t n);
 
+  // A number at or below every number not handed out yet (the next one
+  // Next would try).
+  uint64_t Peek() const { return next_.load(std::memory_order_acquire); }
   // The lease currently persisted (for tests).
   uint64_t limit() const { return limit_.load(std::memory_order_acquire); }
 

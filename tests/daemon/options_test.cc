@@ -72,8 +72,8 @@ TEST_F(DaemonOptionsTest, FlagsWinOverTheEnvironment) {
   env_["OUTBOXD_REQUEST_TIMEOUT"] = "5s";
   env_["OUTBOXD_STORE_WRITE_BUFFER"] = "8MB";
   env_["OUTBOXD_DISK_QUOTA"] = "1GB";
-  auto o = Parse({"--request-timeout", "2s", "--store-block-cache=16MiB", "--linger", "1ms",
-                  "--max-held-bytes", "32MB"});
+  auto o = Parse({"--request-timeout", "2s", "--store-block-cache=16MiB", "--linger",
+                  "1ms", "--max-held-bytes", "32MB", "--store-fresh-cache", "0"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->request_timeout_ms, 2 * kSecondMs);   // flag over variable
   EXPECT_EQ(o->store_write_buffer_bytes, 8u << 20);  // variable over default
@@ -81,6 +81,7 @@ TEST_F(DaemonOptionsTest, FlagsWinOverTheEnvironment) {
   EXPECT_EQ(o->disk_quota_bytes, 1ull << 30);
   EXPECT_EQ(o->linger_ms, 1);
   EXPECT_EQ(o->max_held_bytes, 32u << 20);
+  EXPECT_EQ(o->store_fresh_cache_bytes, 0u);
 }
 
 TEST_F(DaemonOptionsTest, RepeatableAndSwitchFlags) {

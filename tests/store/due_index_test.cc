@@ -218,5 +218,102 @@ TEST(DueIndexTest, ConcurrentWritersAndScanner) {
   }
 }
 
+// Fresh deliveries: a fake allocator position decides which seqs belong to
+// the list.
+class FreshIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    index_.EnableFresh(1000, [this] { return next_seq_.load(); });
+  }
+  static Delivery At(TimeMs due, uint64_t seq, size_t bytes = 10) {
+    Delivery d;
+    d.key = {1, due, seq};
+    d.event.assign(bytes, 'e');
+    return d;
+  }
+  void Write(std::vector<Delivery> ds) {
+    OutboxPos min = kInfinitePos;
+    for (const Delivery& d : ds) min = std::min(min, OutboxPos{d.key.due_ms, d.key.seq});
+    index_.OnWritten(1, min, &ds);
+  }
+  std::vector<uint64_t> Take(TimeMs now, size_t max = 100) {
+    std::vector<Delivery> out;
+    index_.TakeFresh(1, now, max, &out);
+    std::vector<uint64_t> seqs;
+    for (const Delivery& d : out) seqs.push_back(d.key.seq);
+    return seqs;
+  }
+  std::atomic<uint64_t> next_seq_{100};
+  DueIndex index_;
+};
+
+TEST_F(FreshIndexTest, SeqsFromTheArmingPointOnAreListedNotScanned) {
+  index_.Seed(1, 50);  // queued before: RocksDB part, armed at seq 100
+  EXPECT_TRUE(index_.armed(1));
+  DueIndex::ScanTicket t = index_.BeginScan(1, 60);
+  EXPECT_TRUE(t.scan_rocks);
+  EXPECT_EQ(t.fresh_from, 100u);
+  index_.EndScan(1, t, OutboxPos{70, 0}, kNoDue);  // drained
+  Write({At(80, 101), At(80, 100), At(90, 102)});
+  EXPECT_GT(index_.fresh_bytes(), 0u);
+  EXPECT_EQ(index_.NextDue(1), 80);
+  EXPECT_FALSE(index_.BeginScan(1, 85).scan_rocks);        // nothing due in RocksDB
+  EXPECT_EQ(Take(85), (std::vector<uint64_t>{100, 101}));  // key order, due only
+  EXPECT_EQ(index_.NextDue(1), 90);
+  EXPECT_EQ(Take(90), (std::vector<uint64_t>{102}));
+  EXPECT_EQ(index_.NextDue(1), kNoDue);
+  EXPECT_EQ(index_.fresh_bytes(), 0u);
+}
+
+TEST_F(FreshIndexTest, ASeqDrawnBeforeArmingRewindsTheRocksDbPart) {
+  EXPECT_FALSE(index_.BeginScan(1, 0).scan_rocks);  // armed at 100, nothing queued
+  index_.EndScan(1, index_.BeginScan(1), OutboxPos{50, 0}, kNoDue);  // cursor past 40
+  Write({At(40, 99), At(40, 100)});
+  EXPECT_EQ(Take(40), (std::vector<uint64_t>{100}));
+  DueIndex::ScanTicket t = index_.BeginScan(1, 40);
+  EXPECT_TRUE(t.scan_rocks);
+  EXPECT_EQ(t.start, (OutboxPos{40, 99}));
+}
+
+TEST_F(FreshIndexTest, OverTheCapTheListGoesBackToRocksDbUntilADrainedScan) {
+  index_.EndScan(1, index_.BeginScan(1), OutboxPos{50, 0}, kNoDue);  // cursor past 10
+  Write({At(10, 100, 10), At(20, 101, 10)});
+  DueIndex::ScanTicket t = index_.BeginScan(1, 5);
+  EXPECT_FALSE(t.scan_rocks);
+  Write({At(30, 102, 900)});  // past 1,000 bytes
+  EXPECT_FALSE(index_.armed(1));
+  EXPECT_EQ(index_.fresh_bytes(), 0u);
+  EXPECT_TRUE(Take(INT64_MAX).empty());
+  EXPECT_EQ(index_.NextDue(1), 10);
+  next_seq_ = 200;
+  t = index_.BeginScan(1, 100);
+  EXPECT_TRUE(t.scan_rocks);
+  EXPECT_EQ(t.start, (OutboxPos{10, 100}));  // the first listed key
+  EXPECT_EQ(t.fresh_from, DueIndex::kNotArmed);
+  index_.EndScan(1, t, OutboxPos{30, 103}, /*first_unscanned_due=*/40);
+  EXPECT_FALSE(index_.armed(1));  // not drained: stays with RocksDB
+  t = index_.BeginScan(1, 100);
+  index_.EndScan(1, t, OutboxPos{70, 0}, kNoDue);
+  EXPECT_TRUE(index_.armed(1));
+  Write({At(60, 150), At(60, 200)});  // 150 was drawn before the new arming
+  EXPECT_EQ(Take(100), (std::vector<uint64_t>{200}));
+  EXPECT_EQ(index_.BeginScan(1, 100).start, (OutboxPos{60, 150}));
+}
+
+TEST_F(FreshIndexTest, ResetAndFailedWritesDisarm) {
+  index_.BeginScan(1, 0);
+  Write({At(10, 100)});
+  index_.EndReset(1, index_.BeginReset(1), 10);
+  EXPECT_FALSE(index_.armed(1));
+  EXPECT_EQ(index_.fresh_bytes(), 0u);
+  EXPECT_EQ(index_.BeginScan(1, 10).start, kBeginPos);
+
+  index_.BeginScan(2, 0);
+  EXPECT_TRUE(index_.armed(2));
+  index_.OnWriteFailed(2, OutboxPos{5, 300});
+  EXPECT_FALSE(index_.armed(2));
+  EXPECT_EQ(index_.NextDue(2), 5);
+}
+
 }  // namespace
 }  // namespace outboxd::store_internal

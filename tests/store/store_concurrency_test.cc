@@ -1,9 +1,13 @@
 // Concurrent Apply from 8 threads (RocksDB group commit) while a scanner
 // hands out and removes deliveries: nothing is lost and, since every handed
-// out delivery is removed before the next scan, nothing comes twice.
+// out delivery is removed before the next scan, nothing comes twice. Each
+// test runs with every scan reading RocksDB, with fresh deliveries served
+// from memory, and with a fresh-list cap so small that integrations are
+// disarmed and armed again all the time.
 
 #include <atomic>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,9 +31,16 @@ constexpr TimeMs kNow = 1'000'000;
 
 uint64_t Packed(const DeliveryKey& k) { return k.seq; }  // seqs are unique store-wide
 
-TEST(StoreConcurrencyTest, GroupCommitWithConcurrentScannerLosesAndDuplicatesNothing) {
-  ScratchDir dir;
-  auto store = OpenOrDie(TestOptions(dir.path(), /*sync=*/true));
+class StoreConcurrencyTest : public ::testing::TestWithParam<uint64_t> {
+ protected:
+  StoreOptions Options(bool sync) {
+    return TestOptions(dir_.path(), sync, /*fresh_cache_bytes=*/GetParam());
+  }
+  ScratchDir dir_;
+};
+
+TEST_P(StoreConcurrencyTest, GroupCommitWithConcurrentScannerLosesAndDuplicatesNothing) {
+  auto store = OpenOrDie(Options(/*sync=*/true));
   ASSERT_NE(store, nullptr);
   std::atomic<uint64_t> listener_calls{0};
   store->SetDueListener([&](uint64_t, TimeMs) { listener_calls.fetch_add(1); });
@@ -103,9 +114,8 @@ TEST(StoreConcurrencyTest, GroupCommitWithConcurrentScannerLosesAndDuplicatesNot
 
 // Scanner holds what it got (no removal): rewinds may repeat deliveries,
 // but every one is handed out, and a reset scan finds them all.
-TEST(StoreConcurrencyTest, HoldingScannerSeesEverything) {
-  ScratchDir dir;
-  auto store = OpenOrDie(TestOptions(dir.path()));
+TEST_P(StoreConcurrencyTest, HoldingScannerSeesEverything) {
+  auto store = OpenOrDie(Options(/*sync=*/false));
   ASSERT_NE(store, nullptr);
   std::atomic<bool> done{false};
   std::vector<uint64_t> written;
@@ -134,6 +144,14 @@ TEST(StoreConcurrencyTest, HoldingScannerSeesEverything) {
   for (uint64_t seq : written) EXPECT_TRUE(seen.contains(seq));
   EXPECT_EQ(store_test::ScanEverything(*store, 1).size(), written.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(FreshCap, StoreConcurrencyTest,
+                         ::testing::Values(uint64_t{0}, uint64_t{4096},
+                                           uint64_t{1} << 20),
+                         [](const ::testing::TestParamInfo<uint64_t>& info) {
+                           return info.param == 0 ? std::string("RocksOnly")
+                                                  : "Fresh" + std::to_string(info.param);
+                         });
 
 }  // namespace
 }  // namespace outboxd

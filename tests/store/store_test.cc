@@ -26,8 +26,17 @@ using ::testing::UnorderedElementsAre;
 
 constexpr TimeMs kT0 = 1'700'000'000'000;
 
-class StoreTest : public store_test::StoreFixture {
+// Every test runs with fresh deliveries served from memory (the default)
+// and with every scan reading RocksDB: the answers are the same, except
+// where a test says otherwise.
+class StoreTest : public store_test::StoreFixture,
+                  public ::testing::WithParamInterface<bool> {
  protected:
+  bool Fresh() const { return GetParam(); }
+  StoreOptions Options() override {
+    return TestOptions(dir_.path(), /*sync=*/false, Fresh() ? 1ull << 20 : 0);
+  }
+
   // Enqueues one delivery per due time, one batch; returns the keys.
   std::vector<DeliveryKey> EnqueueAt(uint64_t id, const std::vector<TimeMs>& dues) {
     Changes c = store_->NewChanges();
@@ -41,7 +50,7 @@ class StoreTest : public store_test::StoreFixture {
   }
 };
 
-TEST_F(StoreTest, EnqueueThenScanInDueThenSeqOrder) {
+TEST_P(StoreTest, EnqueueThenScanInDueThenSeqOrder) {
   Changes c = store_->NewChanges();
   EXPECT_TRUE(c.empty());
   const DeliveryKey b = c.Enqueue(7, "create_user", R"({"id":"b"})", kT0 + 20, kT0);
@@ -65,7 +74,7 @@ TEST_F(StoreTest, EnqueueThenScanInDueThenSeqOrder) {
   EXPECT_EQ(store_->QueuedCount(7), 3u);
 }
 
-TEST_F(StoreTest, ScanIsBoundedByNow) {
+TEST_P(StoreTest, ScanIsBoundedByNow) {
   auto keys = EnqueueAt(1, {kT0, kT0 + 1000, kT0 + 2000});
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 - 1)), IsEmpty());
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 999)), ElementsAre(keys[0].seq));
@@ -74,7 +83,7 @@ TEST_F(StoreTest, ScanIsBoundedByNow) {
   EXPECT_EQ(store_->NextDue(1), kNoDue);
 }
 
-TEST_F(StoreTest, ScanIsBoundedByMaxItemsAndTheCursorContinues) {
+TEST_P(StoreTest, ScanIsBoundedByMaxItemsAndTheCursorContinues) {
   std::vector<TimeMs> dues;
   for (int i = 0; i < 10; ++i) dues.push_back(kT0 + i);
   auto keys = EnqueueAt(1, dues);
@@ -92,28 +101,40 @@ TEST_F(StoreTest, ScanIsBoundedByMaxItemsAndTheCursorContinues) {
   EXPECT_THAT(store_->DueIntegrations(INT64_MAX), IsEmpty());
 }
 
-TEST_F(StoreTest, WriteBelowTheCursorRewindsTheNextScan) {
+TEST_P(StoreTest, WriteBelowTheCursorRewindsTheNextScan) {
   auto first = EnqueueAt(1, {kT0 + 100, kT0 + 300});
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)), ElementsAre(first[0].seq));
   // Lands between what was handed out and the cursor (at kT0 + 300).
   auto c = EnqueueAt(1, {kT0 + 150});
   EXPECT_EQ(store_->NextDue(1), kT0 + 150);
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)), ElementsAre(c[0].seq));
-  // Lands below a delivery still held (first[0] not removed): the rewind
-  // hands that one out again; the caller skips what it holds.
+  // Lands below a delivery still held (first[0] not removed). From RocksDB
+  // the rewind hands that one out again (the caller skips what it holds);
+  // a fresh delivery comes from memory alone.
   auto d = EnqueueAt(1, {kT0 + 50});
-  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)),
-              ElementsAre(d[0].seq, first[0].seq, c[0].seq));
+  if (Fresh()) {
+    EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)), ElementsAre(d[0].seq));
+  } else {
+    EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)),
+                ElementsAre(d[0].seq, first[0].seq, c[0].seq));
+  }
   // Removed deliveries are not handed out again by a rewind.
   ASSERT_TRUE(ApplyOne([&](Changes& ch) {
                 ch.Remove(d[0]);
                 ch.Remove(first[0]);
               }).ok());
   auto e = EnqueueAt(1, {kT0 + 10});
-  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)), ElementsAre(e[0].seq, c[0].seq));
+  if (Fresh()) {
+    EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)), ElementsAre(e[0].seq));
+  } else {
+    EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 200)), ElementsAre(e[0].seq, c[0].seq));
+  }
+  // Both ways, a reset hands out everything still queued, once.
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)),
+              ElementsAre(e[0].seq, c[0].seq, first[1].seq));
 }
 
-TEST_F(StoreTest, RemoveDeletesAndCounts) {
+TEST_P(StoreTest, RemoveDeletesAndCounts) {
   auto keys = EnqueueAt(3, {kT0, kT0 + 1, kT0 + 2});
   EXPECT_EQ(store_->QueuedCount(3), 3u);
   ASSERT_TRUE(ApplyOne([&](Changes& c) {
@@ -125,7 +146,7 @@ TEST_F(StoreTest, RemoveDeletesAndCounts) {
   EXPECT_EQ(store_->OldestDue(3).value(), kT0 + 2);
 }
 
-TEST_F(StoreTest, RescheduleMovesTheKeyAndRaisesAnEarlierDue) {
+TEST_P(StoreTest, RescheduleMovesTheKeyAndRaisesAnEarlierDue) {
   auto keys = EnqueueAt(2, {kT0 + 1000});
   std::vector<Delivery> held = Scan(*store_, 2, kT0 + 1000);
   ASSERT_EQ(held.size(), 1u);
@@ -156,7 +177,7 @@ TEST_F(StoreTest, RescheduleMovesTheKeyAndRaisesAnEarlierDue) {
   EXPECT_EQ(all[0].attempts, 2u);
 }
 
-TEST_F(StoreTest, DeadLettersAndReplay) {
+TEST_P(StoreTest, DeadLettersAndReplay) {
   auto keys = EnqueueAt(4, {kT0, kT0 + 1});
   std::vector<Delivery> held = Scan(*store_, 4, kT0);
   ASSERT_EQ(held.size(), 1u);
@@ -195,7 +216,7 @@ TEST_F(StoreTest, DeadLettersAndReplay) {
   EXPECT_EQ(all[1].event, held[0].event);
 }
 
-TEST_F(StoreTest, ForEachDeadIsBoundedAndRemoveDeadDeletesOne) {
+TEST_P(StoreTest, ForEachDeadIsBoundedAndRemoveDeadDeletesOne) {
   auto keys = EnqueueAt(5, {kT0, kT0, kT0});
   EnqueueAt(6, {kT0});
   std::vector<Delivery> held = Scan(*store_, 5, kT0);
@@ -220,7 +241,7 @@ TEST_F(StoreTest, ForEachDeadIsBoundedAndRemoveDeadDeletesOne) {
   EXPECT_THAT(seen, ElementsAre(keys[1].seq, keys[2].seq));
 }
 
-TEST_F(StoreTest, PurgeRemovesOneIntegrationOnly) {
+TEST_P(StoreTest, PurgeRemovesOneIntegrationOnly) {
   for (uint64_t id : {9, 10, 11}) {
     auto keys = EnqueueAt(id, {kT0, kT0 + 1});
     std::vector<Delivery> held = Scan(*store_, id, kT0);
@@ -254,7 +275,7 @@ TEST_F(StoreTest, PurgeRemovesOneIntegrationOnly) {
   }
 }
 
-TEST_F(StoreTest, PurgeDeliveriesInABatchVoidsEarlierOperationsOnly) {
+TEST_P(StoreTest, PurgeDeliveriesInABatchVoidsEarlierOperationsOnly) {
   EnqueueAt(3, {kT0, kT0 + 1});
   EnqueueAt(4, {kT0});
   std::vector<Delivery> held = Scan(*store_, 3, kT0);
@@ -293,7 +314,7 @@ TEST_F(StoreTest, PurgeDeliveriesInABatchVoidsEarlierOperationsOnly) {
   EXPECT_EQ(store_->QueuedCount(4), 1u);                   // neighbours untouched
 }
 
-TEST_F(StoreTest, ClearStatsAndDeleteIntegration) {
+TEST_P(StoreTest, ClearStatsAndDeleteIntegration) {
   ASSERT_TRUE(ApplyOne([](Changes& c) {
                 c.AddStats(5, 1, 3, 3);
                 c.AddStats(6, 1, 1, 0);
@@ -315,7 +336,7 @@ TEST_F(StoreTest, ClearStatsAndDeleteIntegration) {
   EXPECT_FALSE(store_->GetIntegration(6).value().has_value());
 }
 
-TEST_F(StoreTest, QueuedCountsAreExactAndPersisted) {
+TEST_P(StoreTest, QueuedCountsAreExactAndPersisted) {
   Changes c = store_->NewChanges();
   std::vector<DeliveryKey> ones;
   for (int i = 0; i < 5; ++i) ones.push_back(c.Enqueue(1, "t", "e", kT0, kT0));
@@ -334,7 +355,7 @@ TEST_F(StoreTest, QueuedCountsAreExactAndPersisted) {
   EXPECT_EQ(store_->QueuedCount(2), 4u);
 }
 
-TEST_F(StoreTest, OldestDueSeesHandedOutDeliveries) {
+TEST_P(StoreTest, OldestDueSeesHandedOutDeliveries) {
   EXPECT_EQ(store_->OldestDue(1).value(), kNoDue);
   EnqueueAt(1, {kT0 + 5, kT0 + 9});
   EXPECT_EQ(Scan(*store_, 1, INT64_MAX).size(), 2u);
@@ -345,7 +366,7 @@ TEST_F(StoreTest, OldestDueSeesHandedOutDeliveries) {
 // OldestDue seeks from the due index's hint: it must still see a write
 // below the hint, removals above it, and an integration that empties and
 // fills again.
-TEST_F(StoreTest, OldestDueFollowsWritesAndRemovalsAcrossItsHint) {
+TEST_P(StoreTest, OldestDueFollowsWritesAndRemovalsAcrossItsHint) {
   auto keys = EnqueueAt(1, {kT0 + 5, kT0 + 9});
   EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 5);
   ASSERT_TRUE(ApplyOne([&](Changes& c) { c.Remove(keys[0]); }).ok());
@@ -366,7 +387,7 @@ TEST_F(StoreTest, OldestDueFollowsWritesAndRemovalsAcrossItsHint) {
   EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 3);
 }
 
-TEST_F(StoreTest, ResetCursorMakesEverythingScannableAgain) {
+TEST_P(StoreTest, ResetCursorMakesEverythingScannableAgain) {
   auto keys = EnqueueAt(1, {kT0, kT0 + 1, kT0 + 50});
   EXPECT_EQ(Scan(*store_, 1, kT0 + 100).size(), 3u);
   EXPECT_THAT(Scan(*store_, 1, kT0 + 100), IsEmpty());
@@ -379,7 +400,7 @@ TEST_F(StoreTest, ResetCursorMakesEverythingScannableAgain) {
   EXPECT_EQ(store_->NextDue(99), kNoDue);
 }
 
-TEST_F(StoreTest, DueIntegrationsAndNextDue) {
+TEST_P(StoreTest, DueIntegrationsAndNextDue) {
   EnqueueAt(1, {kT0 + 10});
   EnqueueAt(2, {kT0 + 20});
   EnqueueAt(0, {kT0 + 30});
@@ -396,7 +417,7 @@ TEST_F(StoreTest, DueIntegrationsAndNextDue) {
   EXPECT_THAT(store_->DueIntegrations(kT0 + 40), UnorderedElementsAre(1u, 2u));
 }
 
-TEST_F(StoreTest, ReopenRebuildsTheDueIndex) {
+TEST_P(StoreTest, ReopenRebuildsTheDueIndex) {
   EnqueueAt(1, {kT0 + 300, kT0 + 100});
   EnqueueAt(0, {kT0 + 200});
   EnqueueAt(UINT64_MAX, {kT0 + 50});
@@ -411,7 +432,7 @@ TEST_F(StoreTest, ReopenRebuildsTheDueIndex) {
   EXPECT_EQ(Scan(*store_, 1, INT64_MAX).size(), 2u);
 }
 
-TEST_F(StoreTest, SequenceNumbersAreNeverReusedAcrossReopen) {
+TEST_P(StoreTest, SequenceNumbersAreNeverReusedAcrossReopen) {
   uint64_t highest = 0;
   for (int round = 0; round < 3; ++round) {
     Changes c = store_->NewChanges();
@@ -428,7 +449,7 @@ TEST_F(StoreTest, SequenceNumbersAreNeverReusedAcrossReopen) {
   EXPECT_EQ(lease->size(), 8u);
 }
 
-TEST_F(StoreTest, DueListenerGetsEarliestDuePerIntegration) {
+TEST_P(StoreTest, DueListenerGetsEarliestDuePerIntegration) {
   std::vector<std::pair<uint64_t, TimeMs>> calls;
   store_->SetDueListener([&](uint64_t id, TimeMs due) { calls.emplace_back(id, due); });
   auto keys = EnqueueAt(1, {kT0 + 30, kT0 + 10, kT0 + 20});
@@ -443,14 +464,14 @@ TEST_F(StoreTest, DueListenerGetsEarliestDuePerIntegration) {
   EXPECT_THAT(calls, IsEmpty());
 }
 
-TEST_F(StoreTest, NegativeDueIsDueAtZero) {
+TEST_P(StoreTest, NegativeDueIsDueAtZero) {
   auto keys = EnqueueAt(1, {-100});
   EXPECT_EQ(keys[0].due_ms, 0);
   EXPECT_EQ(store_->NextDue(1), 0);
   EXPECT_EQ(Scan(*store_, 1, 0).size(), 1u);
 }
 
-TEST_F(StoreTest, InvalidChangesAreRefusedWhole) {
+TEST_P(StoreTest, InvalidChangesAreRefusedWhole) {
   Changes c = store_->NewChanges();
   c.Enqueue(1, "t", "e", kT0, kT0);
   c.Enqueue(1, std::string(256, 'x'), "e", kT0, kT0);
@@ -476,6 +497,11 @@ TEST_F(StoreTest, InvalidChangesAreRefusedWhole) {
   foreign.Enqueue(1, "t", "e", kT0, kT0);
   EXPECT_EQ(store_->Apply(std::move(foreign)).code(), absl::StatusCode::kInvalidArgument);
 }
+
+INSTANTIATE_TEST_SUITE_P(FreshOnAndOff, StoreTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Fresh" : "RocksOnly";
+                         });
 
 }  // namespace
 }  // namespace outboxd

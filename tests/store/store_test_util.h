@@ -34,12 +34,14 @@ class ScratchDir {
   std::string path_;
 };
 
-inline StoreOptions TestOptions(const std::string& path, bool sync = false) {
+inline StoreOptions TestOptions(const std::string& path, bool sync = false,
+                                uint64_t fresh_cache_bytes = 1ull << 20) {
   StoreOptions options;
   options.path = path;
   options.sync = sync;
   options.write_buffer_bytes = 8ull << 20;
   options.block_cache_bytes = 8ull << 20;
+  options.fresh_cache_bytes = fresh_cache_bytes;
   return options;
 }
 
@@ -52,11 +54,12 @@ inline std::unique_ptr<OutboxStore> OpenOrDie(const StoreOptions& options) {
 // A store on a scratch directory, reopened at will, for the store tests.
 class StoreFixture : public ::testing::Test {
  protected:
-  void SetUp() override { store_ = OpenOrDie(TestOptions(dir_.path())); }
+  void SetUp() override { store_ = OpenOrDie(Options()); }
   void Reopen() {
     store_.reset();
-    store_ = OpenOrDie(TestOptions(dir_.path()));
+    store_ = OpenOrDie(Options());
   }
+  virtual StoreOptions Options() { return TestOptions(dir_.path()); }
   // Builds one Changes with `build` and applies it.
   absl::Status ApplyOne(auto&& build) {
     Changes c = store_->NewChanges();

@@ -1,0 +1,162 @@
+// Fresh deliveries served from memory (StoreOptions::fresh_cache_bytes):
+// what is listed, what is not, and how the list hands its keys back to the
+// RocksDB scans. store_test.cc runs every store test with the list on and
+// off; store_concurrency_test.cc runs the races with a cap small enough to
+// disarm all the time.
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "outboxd/store.h"
+#include "store_test_util.h"
+
+namespace outboxd {
+namespace {
+
+using store_test::Scan;
+using store_test::ScanEverything;
+using store_test::Seqs;
+using store_test::TestOptions;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::IsEmpty;
+
+constexpr TimeMs kT0 = 1'700'000'000'000;
+constexpr uint64_t kCap = 64 * 1024;
+
+class FreshTest : public store_test::StoreFixture {
+ protected:
+  StoreOptions Options() override {
+    return TestOptions(dir_.path(), /*sync=*/false, kCap);
+  }
+  // Integration 1 known to the index (armed), nothing queued.
+  void SetUp() override {
+    StoreFixture::SetUp();
+    ASSERT_THAT(Scan(*store_, 1, kT0), IsEmpty());
+  }
+  std::vector<DeliveryKey> Enqueue(int n, TimeMs due = kT0, size_t event_bytes = 10) {
+    std::vector<DeliveryKey> keys;
+    EXPECT_TRUE(ApplyOne([&](Changes& c) {
+                  for (int i = 0; i < n; ++i) {
+                    keys.push_back(
+                        c.Enqueue(1, "hits", std::string(event_bytes, 'e'), due, kT0));
+                  }
+                }).ok());
+    return keys;
+  }
+};
+
+std::vector<uint64_t> Seqs(const std::vector<DeliveryKey>& keys) {
+  std::vector<uint64_t> out;
+  for (const DeliveryKey& k : keys) out.push_back(k.seq);
+  return out;
+}
+
+TEST_F(FreshTest, WrittenDeliveriesAreListedAndHandedOutOnceFromTheList) {
+  const auto keys = Enqueue(5);
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  EXPECT_EQ(store_->NextDue(1), kT0);
+  const std::vector<Delivery> got = Scan(*store_, 1, kT0);
+  EXPECT_THAT(Seqs(got), ElementsAreArray(Seqs(keys)));
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0].event, std::string(10, 'e'));
+  EXPECT_EQ(got[0].log_type, "hits");
+  EXPECT_EQ(got[0].first_enqueued_ms, kT0);
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
+  EXPECT_EQ(store_->NextDue(1), kNoDue);
+  EXPECT_THAT(Scan(*store_, 1, kT0), IsEmpty());
+}
+
+TEST_F(FreshTest, NotDueDeliveriesWaitInTheList) {
+  const auto later = Enqueue(2, kT0 + 100);
+  const auto now = Enqueue(1, kT0);
+  EXPECT_EQ(store_->NextDue(1), kT0);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 99)), ElementsAre(now[0].seq));
+  EXPECT_EQ(store_->NextDue(1), kT0 + 100);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 100, 1)), ElementsAre(later[0].seq));
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 100)), ElementsAre(later[1].seq));
+}
+
+TEST_F(FreshTest, OverTheCapTheRocksDbScanHandsOutEverythingThenTheListIsBack) {
+  const auto small = Enqueue(3);
+  ASSERT_GT(store_->FreshCacheBytes(), 0u);
+  // One write past the cap: the integration drops its list.
+  const auto big = Enqueue(20, kT0, kCap / 10);
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
+  std::vector<uint64_t> all = Seqs(small);
+  for (uint64_t s : Seqs(big)) all.push_back(s);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(all));
+  // That scan drained the RocksDB part: later writes are listed again.
+  const auto after = Enqueue(2);
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(Seqs(after)));
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
+}
+
+TEST_F(FreshTest, RescheduledDeliveriesOfOneBatchAreAllListed) {
+  Enqueue(3);
+  const std::vector<Delivery> held = Scan(*store_, 1, kT0);
+  ASSERT_EQ(held.size(), 3u);
+  // Each Reschedule removes a key after the batch put another one; only a
+  // key put and removed again may be left out, and these keep their seq.
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                for (const Delivery& d : held) c.Reschedule(d, kT0 + 10, 1);
+              }).ok());
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  const std::vector<Delivery> again = Scan(*store_, 1, kT0 + 10);
+  EXPECT_THAT(Seqs(again), ElementsAreArray(Seqs(held)));
+  for (const Delivery& d : again) EXPECT_EQ(d.attempts, 1u);
+}
+
+TEST_F(FreshTest, AKeyPutAndRemovedInOneBatchIsNotListed) {
+  DeliveryKey removed;
+  DeliveryKey kept;
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                removed = c.Enqueue(1, "hits", "a", kT0, kT0);
+                kept = c.Enqueue(1, "hits", "b", kT0, kT0);
+                c.Remove(removed);
+              }).ok());
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAre(kept.seq));
+  EXPECT_EQ(store_->QueuedCount(1), 1u);
+}
+
+TEST_F(FreshTest, ResetDropsTheListAndRocksDbHasEverything) {
+  const auto keys = Enqueue(4);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0, 1)), ElementsAre(keys[0].seq));
+  ASSERT_GT(store_->FreshCacheBytes(), 0u);
+  // The caller dropped what it held: everything comes again, once.
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(Seqs(keys)));
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Scan(*store_, 1, INT64_MAX), IsEmpty());
+}
+
+TEST_F(FreshTest, PurgeForgetsTheList) {
+  Enqueue(4);
+  ASSERT_TRUE(store_->PurgeIntegration(1).ok());
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Scan(*store_, 1, INT64_MAX), IsEmpty());
+}
+
+TEST_F(FreshTest, TheRocksDbScanStepsOverListedKeys) {
+  // Queued before the open: the RocksDB part. Written after: the list.
+  const auto old = Enqueue(1, kT0 + 50);
+  Reopen();
+  const auto fresh = Enqueue(3, kT0);
+  // The RocksDB scan meets the listed keys first (earlier due) and must
+  // leave them to the list: each delivery comes once.
+  std::vector<uint64_t> want = Seqs(old);
+  for (uint64_t s : Seqs(fresh)) want.push_back(s);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 50)), ElementsAreArray(want));
+  EXPECT_THAT(Scan(*store_, 1, INT64_MAX), IsEmpty());
+}
+
+TEST_F(FreshTest, ListedDeliveriesSurviveAReopen) {
+  const auto keys = Enqueue(3);
+  Reopen();
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(Seqs(keys)));
+}
+
+}  // namespace
+}  // namespace outboxd
