@@ -148,7 +148,7 @@ bool DueIndex::armed(uint64_t integration_id) const {
 }
 
 void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
-                       OutboxPos resume, TimeMs first_unscanned_due) {
+                       OutboxPos resume, TimeMs first_unscanned_due, bool drained) {
   MutexLock lock(&mu_);
   changed_.insert(integration_id);
   auto it = entries_.find(integration_id);
@@ -165,10 +165,11 @@ void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
   // Everything in [start, resume) was handed out; everything written since
   // BeginScan is at or above `rewind`.
   e.next_due = std::min(e.rewind.due_ms, first_unscanned_due);
-  // The RocksDB part is drained: fresh writes can come from memory again.
-  // (Arming is safe at any time; waiting for this keeps a backlog that a
-  // stopped destination accumulates from cycling through the cap.)
-  if (first_unscanned_due == kNoDue) Arm(e);
+  // Everything due in the RocksDB part was handed out: fresh writes can come
+  // from memory again. (Arming is safe at any time; waiting for this keeps
+  // the backlog of a destination that is down, which is not scanned, from
+  // cycling through the cap. Retries not due yet do not hold it back.)
+  if (first_unscanned_due == kNoDue || drained) Arm(e);
 }
 
 void DueIndex::AbortScan(uint64_t integration_id, const ScanTicket& ticket) {

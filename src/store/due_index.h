@@ -84,10 +84,12 @@ class DueIndex {
   bool armed(uint64_t integration_id) const;
   // `resume`: where the next scan continues (the first position not handed
   // out); `first_unscanned_due`: due time at `resume`, or kNoDue when the
-  // integration's range was exhausted. An exhausted scan of an integration
-  // that is not armed arms it (fresh deliveries enabled).
+  // integration's range was exhausted. `drained`: the scan stopped at a key
+  // not due yet, not at its item limit. A scan that exhausted the range or
+  // drained everything due arms an integration that is not armed (fresh
+  // deliveries enabled).
   void EndScan(uint64_t integration_id, const ScanTicket& ticket, OutboxPos resume,
-               TimeMs first_unscanned_due);
+               TimeMs first_unscanned_due, bool drained = false);
   // The scan failed: the next one starts at this one's start again.
   void AbortScan(uint64_t integration_id, const ScanTicket& ticket);
 

@@ -102,6 +102,7 @@ struct ScanResult {
   size_t handed_out = 0;
   OutboxPos resume;                     // first position not handed out
   TimeMs first_unscanned_due = kNoDue;  // due at `resume`, kNoDue if exhausted
+  bool drained = true;                  // false: stopped at max_items
 };
 
 // Bounded on both ends: [integration . start, next integration). No snapshot
@@ -127,6 +128,7 @@ absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration
     if (key->due_ms > now || r.handed_out == max_items) {
       r.resume = pos;
       r.first_unscanned_due = key->due_ms;
+      r.drained = key->due_ms > now;
       return r;
     }
     r.resume = store_internal::Successor(pos);
@@ -230,7 +232,8 @@ absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
       core.due_index.AbortScan(integration_id, ticket);
       return r.status();
     }
-    core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due);
+    core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due,
+                           r->drained);
     handed_out = r->handed_out;
   }
   if (handed_out < max_items && ticket.fresh_from != DueIndex::kNotArmed) {

@@ -291,10 +291,10 @@ TEST_F(FreshIndexTest, OverTheCapTheListGoesBackToRocksDbUntilADrainedScan) {
   EXPECT_EQ(t.start, (OutboxPos{10, 100}));  // the first listed key
   EXPECT_EQ(t.fresh_from, DueIndex::kNotArmed);
   index_.EndScan(1, t, OutboxPos{30, 103}, /*first_unscanned_due=*/40);
-  EXPECT_FALSE(index_.armed(1));  // not drained: stays with RocksDB
+  EXPECT_FALSE(index_.armed(1));  // stopped at its item limit: stays with RocksDB
   t = index_.BeginScan(1, 100);
-  index_.EndScan(1, t, OutboxPos{70, 0}, kNoDue);
-  EXPECT_TRUE(index_.armed(1));
+  index_.EndScan(1, t, OutboxPos{70, 0}, /*first_unscanned_due=*/500, /*drained=*/true);
+  EXPECT_TRUE(index_.armed(1));  // a retry due later does not keep it off
   Write({At(60, 150), At(60, 200)});  // 150 was drawn before the new arming
   EXPECT_EQ(Take(100), (std::vector<uint64_t>{200}));
   EXPECT_EQ(index_.BeginScan(1, 100).start, (OutboxPos{60, 150}));

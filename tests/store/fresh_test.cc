@@ -95,6 +95,27 @@ TEST_F(FreshTest, OverTheCapTheRocksDbScanHandsOutEverythingThenTheListIsBack) {
   EXPECT_EQ(store_->FreshCacheBytes(), 0u);
 }
 
+TEST_F(FreshTest, APendingRetryDoesNotKeepTheListOff) {
+  const auto retry = Enqueue(1);
+  const std::vector<Delivery> first = Scan(*store_, 1, kT0);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(ApplyOne([&](Changes& c) { c.Reschedule(first[0], kT0 + 60'000, 1); }).ok());
+  // Over the cap: the list, the retry with it, goes back to RocksDB.
+  const auto big = Enqueue(10, kT0, kCap / 5);
+  ASSERT_EQ(store_->FreshCacheBytes(), 0u);
+  // This scan hands out everything due and stops at the retry: that arms
+  // the list again, although the RocksDB part still holds the retry.
+  const std::vector<Delivery> held = Scan(*store_, 1, kT0);
+  EXPECT_THAT(Seqs(held), ElementsAreArray(Seqs(big)));
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                for (const Delivery& d : held) c.Remove(d.key);
+              }).ok());
+  const auto fresh = Enqueue(2, kT0 + 1);
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 1)), ElementsAreArray(Seqs(fresh)));
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 60'000)), ElementsAre(retry[0].seq));
+}
+
 TEST_F(FreshTest, RescheduledDeliveriesOfOneBatchAreAllListed) {
   Enqueue(3);
   const std::vector<Delivery> held = Scan(*store_, 1, kT0);
