@@ -80,11 +80,30 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
       e.fresh.emplace_hint(e.fresh.end(), p, std::move(d));
     }
     written->clear();
-    if (fresh_total_ > fresh_cap_) Disarm(e);
+    if (fresh_total_ > fresh_cap_) ShedFresh();
   }
   if (rocks != kInfinitePos) {
     e.rewind = std::min(e.rewind, rocks);
     e.next_due = std::min(e.next_due, rocks.due_ms);
+  }
+}
+
+void DueIndex::ShedFresh() {
+  // The largest list goes first: a list the dispatcher keeps taking from
+  // stays small, one nobody scans (a paused or disabled destination) grows
+  // until it is the largest. O(integrations), only when over the cap.
+  while (fresh_total_ > fresh_cap_) {
+    uint64_t largest_id = 0;
+    Entry* largest = nullptr;
+    for (auto& [id, e] : entries_) {
+      if (largest == nullptr || e.fresh_bytes > largest->fresh_bytes) {
+        largest_id = id;
+        largest = &e;
+      }
+    }
+    if (largest == nullptr || largest->fresh_bytes == 0) return;
+    changed_.insert(largest_id);
+    Disarm(*largest);
   }
 }
 

@@ -148,6 +148,9 @@ class DueIndex {
   // Hands the listed keys back to the RocksDB scans (rewind to the first).
   void Disarm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropFresh(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Over the cap: disarms the integrations with the largest lists until
+  // the total fits.
+  void ShedFresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);

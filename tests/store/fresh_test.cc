@@ -116,6 +116,31 @@ TEST_F(FreshTest, APendingRetryDoesNotKeepTheListOff) {
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 60'000)), ElementsAre(retry[0].seq));
 }
 
+TEST_F(FreshTest, TheLargestListGoesFirstWhenOverTheCap) {
+  // Integration 2 is never scanned (its destination is paused): its list
+  // grows. Integration 1 is taken from as it is written.
+  auto write = [&](uint64_t id, size_t bytes) {
+    DeliveryKey key;
+    EXPECT_TRUE(ApplyOne([&](Changes& c) {
+                  key = c.Enqueue(id, "hits", std::string(bytes, 'e'), kT0, kT0);
+                }).ok());
+    return key;
+  };
+  // (The first write creates and arms 2 after its seq was drawn: not listed.)
+  for (int i = 0; i < 8; ++i) write(2, kCap / 8);  // 7 listed: just under the cap
+  for (int i = 0; i < 6; ++i) {
+    const DeliveryKey key = write(1, kCap / 8);
+    EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAre(key.seq)) << i;
+  }
+  // Past the cap integration 2 was shed, integration 1 kept its list.
+  EXPECT_LT(store_->FreshCacheBytes(), kCap / 4);
+  const DeliveryKey listed = write(1, 10);
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAre(listed.seq));
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);  // 2's list is gone, not just smaller
+  EXPECT_EQ(Scan(*store_, 2, kT0).size(), 8u);
+}
+
 TEST_F(FreshTest, RescheduledDeliveriesOfOneBatchAreAllListed) {
   Enqueue(3);
   const std::vector<Delivery> held = Scan(*store_, 1, kT0);
