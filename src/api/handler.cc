@@ -318,7 +318,12 @@ Handler::Handler(Service* service, Executor* executor, Clock* clock,
       options_(std::move(options)),
       ingest_digest_(Sha256(options_.ingest_token)),
       admin_digest_(Sha256(options_.admin_token)),
-      counters_(std::make_shared<Counters>()) {}
+      counters_(std::make_shared<Counters>()) {
+  if (options_.max_concurrent_parses > 0) {
+    parse_slots_ =
+        std::make_unique<std::counting_semaphore<>>(options_.max_concurrent_parses);
+  }
+}
 
 bool Handler::Authorized(std::string_view header, bool admin) const {
   const std::string& token = admin ? options_.admin_token : options_.ingest_token;
@@ -475,9 +480,11 @@ void Handler::Ingest(Request request, Responder respond) {
   }
   Offload(respond, [this, request = std::move(request), respond]() mutable {
     const BodyFormat format = DetectBodyFormat(request.content_type, request.body);
+    if (parse_slots_) parse_slots_->acquire();
     IngestParseResult parsed =
         ParseEvents(request.body, format, options_.ingest_limits,
                     request.body.capacity() - request.body.size());
+    if (parse_slots_) parse_slots_->release();
     std::string().swap(request.body);  // the events point into parsed.storage
     if (!parsed.ok()) return respond(IngestErrorJson(*parsed.error));
     IngestResult result;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <semaphore>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,10 @@ struct HandlerOptions {
   std::string admin_token;
   bool allow_endpoint_override = false;
   IngestLimits ingest_limits;
+  // Ingest bodies parsed at the same time (0: as many as there are
+  // workers). Parsing is pure CPU; the workers beyond this many are there
+  // to wait for fsyncs together, not to parse.
+  int max_concurrent_parses = 0;
 };
 
 // The HTTP status for a Service error (see service.h).
@@ -76,6 +81,9 @@ class Handler final : public RequestHandler {
   std::array<unsigned char, 32> ingest_digest_{};
   std::array<unsigned char, 32> admin_digest_{};
   std::shared_ptr<Counters> counters_;
+  // Bounds concurrent ParseEvents (options_.max_concurrent_parses); null
+  // when unbounded.
+  std::unique_ptr<std::counting_semaphore<>> parse_slots_;
 };
 
 }  // namespace outboxd

@@ -292,6 +292,10 @@ int RunDaemon(const DaemonOptions& given) {
   handler_options.ingest_token = o.ingest_token;
   handler_options.admin_token = o.admin_token;
   handler_options.allow_endpoint_override = o.allow_endpoint_override;
+  handler_options.max_concurrent_parses =
+      o.ingest_parse_concurrency > 0
+          ? o.ingest_parse_concurrency
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Handler handler(&service, &workers, clock, handler_options);
   HttpServerOptions server_options;
   server_options.host = listen->first;

@@ -125,6 +125,10 @@ const std::vector<OptionSpec>& Specs() {
       {"http-threads", "OUTBOXD_HTTP_THREADS", "N", "HTTP I/O threads.", NUM_FIELD(http_threads)},
       {"ingest-workers", "OUTBOXD_INGEST_WORKERS", "N",
        "Threads that make ingest requests durable (they share fsyncs).", NUM_FIELD(ingest_workers)},
+      {"ingest-parse-concurrency", "OUTBOXD_INGEST_PARSE_CONCURRENCY", "N",
+       "Ingest bodies parsed at once (0 = the number of CPUs; the other workers wait for "
+       "fsyncs).",
+       NUM_FIELD(ingest_parse_concurrency)},
       {"max-in-flight", "OUTBOXD_MAX_IN_FLIGHT", "N", "Requests to destinations in flight, in all.",
        NUM_FIELD(max_in_flight)},
       {"max-in-flight-per-integration", "OUTBOXD_MAX_IN_FLIGHT_PER_INTEGRATION", "N",

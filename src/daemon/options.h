@@ -40,6 +40,7 @@ struct DaemonOptions {
   TimeMs request_timeout_ms = 30 * kSecondMs;
   int http_threads = 2;
   int ingest_workers = 16;
+  int ingest_parse_concurrency = 0;  // 0: the number of CPUs
   uint32_t max_in_flight = 8192;
   uint32_t max_in_flight_per_integration = 16;
   uint64_t max_held_bytes = 256ull << 20;

@@ -1,7 +1,10 @@
 #include "api/handler.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -170,6 +173,42 @@ TEST_F(HandlerTest, IngestErrorsNameLineAndField) {
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(absl::StrContains(r.body, R"("line":3,"field":null})")) << r.body;
   EXPECT_TRUE(service_.events().empty());
+}
+
+// One parse at a time, requests from several threads, good and bad bodies:
+// every request is answered (a slot not given back on some path would block
+// the next request until the bounded wait fails).
+TEST(HandlerParseSlotsTest, EveryIngestIsAnsweredWithOneParseSlot) {
+  FakeService service;
+  InlineExecutor executor;
+  FakeClock clock(1'714'564'800'000);
+  HandlerOptions options{kIngest, kAdmin, false, {}};
+  options.max_concurrent_parses = 1;
+  Handler handler(&service, &executor, &clock, options);
+  std::atomic<int> accepted{0}, refused{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        Request req;
+        req.method = "POST";
+        req.target = "/v1/events";
+        req.authorization = absl::StrCat("Bearer ", kIngest);
+        req.body = (i % 3 == 0) ? "not json" : Hit(absl::StrCat(t, "-", i));
+        auto done = std::make_shared<Notification>();
+        auto status = std::make_shared<int>(0);
+        handler.Handle(std::move(req), [done, status](Response r) {
+          *status = r.status;
+          done->Notify();
+        });
+        ASSERT_TRUE(done->WaitFor(std::chrono::seconds(10))) << t << " " << i;
+        (*status == 202 ? accepted : refused).fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& c : clients) c.join();
+  EXPECT_EQ(accepted.load(), 4 * 33);
+  EXPECT_EQ(refused.load(), 4 * 17);
 }
 
 TEST_F(HandlerTest, IngestRefusesCompressedBodies) {
