@@ -2,14 +2,14 @@
 // be atomic (deliveries + stats + integration state + system notification)
 // is one `Changes` batch applied with one (group-committed) fsync.
 //
-// Layout (docs/storage.md has the reasons):
-//   outbox        integration(8B BE) . due_ms(8B BE) . seq(8B BE) -> delivery
-//   dead          integration(8B BE) . seq(8B BE)                -> reason + delivery
-//   stats         integration(8B BE) . minute(8B BE)             -> requests, failures
-//   (merge: add) counters      company(8B BE) . hour(8B BE)                   -> requests
-//   processed (merge: add) integrations  integration(8B BE) -> opaque config record meta
-//   name                                           -> value; "q/<id>" queued count
-//   (merge: add)
+// Layout (docs/storage.md has the reasons; every number is an 8-byte
+// big-endian integer, so keys sort numerically):
+//   outbox        integration . due_ms . seq -> delivery
+//   dead          integration . seq          -> reason + delivery
+//   stats         integration . minute       -> requests, failures (merge: add)
+//   counters      company . hour             -> requests processed (merge: add)
+//   integrations  integration                -> opaque config record
+//   meta          name                       -> value; "q/<id>" queued count (merge: add)
 //
 // The outbox is ordered per integration, then by due time: a disabled or
 // broken integration is "parked" simply by not being scanned, a purge is a
