@@ -310,6 +310,26 @@ int HttpStatusFor(const absl::Status& status) {
   }
 }
 
+namespace {
+
+// Holds one of the handler's parse slots for its scope (none when unbounded).
+class ParseSlot {
+ public:
+  explicit ParseSlot(std::counting_semaphore<>* slots) : slots_(slots) {
+    if (slots_ != nullptr) slots_->acquire();
+  }
+  ~ParseSlot() {
+    if (slots_ != nullptr) slots_->release();
+  }
+  ParseSlot(const ParseSlot&) = delete;
+  ParseSlot& operator=(const ParseSlot&) = delete;
+
+ private:
+  std::counting_semaphore<>* const slots_;
+};
+
+}  // namespace
+
 Handler::Handler(Service* service, Executor* executor, Clock* clock,
                  HandlerOptions options)
     : service_(service),
@@ -480,11 +500,12 @@ void Handler::Ingest(Request request, Responder respond) {
   }
   Offload(respond, [this, request = std::move(request), respond]() mutable {
     const BodyFormat format = DetectBodyFormat(request.content_type, request.body);
-    if (parse_slots_) parse_slots_->acquire();
-    IngestParseResult parsed =
-        ParseEvents(request.body, format, options_.ingest_limits,
-                    request.body.capacity() - request.body.size());
-    if (parse_slots_) parse_slots_->release();
+    IngestParseResult parsed;
+    {
+      ParseSlot slot(parse_slots_.get());
+      parsed = ParseEvents(request.body, format, options_.ingest_limits,
+                           request.body.capacity() - request.body.size());
+    }
     std::string().swap(request.body);  // the events point into parsed.storage
     if (!parsed.ok()) return respond(IngestErrorJson(*parsed.error));
     IngestResult result;
