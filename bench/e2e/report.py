@@ -31,6 +31,7 @@ ROWS = [
     ("verify", "latency_ms_p999", "verify: 202 -> arrival p99.9", "ms"),
     ("verify", "missing_records", "verify: records missing at the sink", ""),
     ("verify", "cpu_us_per_event", "verify: outboxd CPU per event", "us"),
+    ("verify", "sink_cpu_us_per_event", "verify: fake_sentinel CPU per event (same cores)", "us"),
     ("concurrency", "peak_in_flight", "5,000 integrations: peak requests in flight", ""),
     ("concurrency", "sustained_in_flight_median", "5,000 integrations: sustained in flight "
      "(median, mid-run)", ""),

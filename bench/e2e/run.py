@@ -324,6 +324,7 @@ def verify_run(ctx, i, rate):
         iid = ob.create_integration(procs.sentinel_integration(
             1, guid, procs.BENCH_KEY, f"https://127.0.0.1:{fs.port}", "bench"))
         cpu0 = procs.cpu_times(ob.pid)
+        sink_cpu0 = procs.cpu_seconds(fs.proc.pid)
         acks = os.path.join(work, "acks.txt")
         prefix = f"v{i}"
         t0 = time.monotonic()
@@ -334,6 +335,9 @@ def verify_run(ctx, i, rate):
         r["loadavg_before"] = load
         r["target_rate"] = rate
         sink = fs.stats()
+        # The verifying receiver shares the two vCPUs with outboxd.
+        r["sink_cpu_us_per_event"] = round(
+            (procs.cpu_seconds(fs.proc.pid) - sink_cpu0) / a.verify_events * 1e6, 2)
         r["sink_accepted_records"] = sink.get("accepted_records")
         r["sink_by_status"] = sink.get("by_status")
         fs.stop()

@@ -1,4 +1,8 @@
 // fake_sentinel's pure parts: checks, faults, output lines, stats.
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -325,6 +329,145 @@ TEST(GateTest, ReleasesAGroupAtTheThreshold) {
   EXPECT_EQ(ran.size(), 4u);
   gate.SetThreshold(0);  // turning it off releases the waiters
   EXPECT_THAT(ran, ElementsAre(0, 1, 2, 3, 4));
+}
+
+TEST(SplitJsonArrayTest, DropsWhitespaceBetweenTokensAndKeepsStringsWhole) {
+  std::vector<std::string> out;
+  const std::string text = std::string(R"( [ {"a" : "x, ]}" ,)") + "\n" +
+                           R"("b":[1 , {"c":null}]})" + "\t" +
+                           R"(, 42 ,"s \" ,",true,[ ] ,{ } ])" + "\n";
+  ASSERT_TRUE(SplitJsonArray(text, &out));
+  EXPECT_THAT(out, ElementsAre(R"({"a":"x, ]}","b":[1,{"c":null}]})", "42", R"("s \" ,")",
+                               "true", "[]", "{}"));
+}
+
+TEST(SplitJsonArrayTest, EscapedBackslashesBeforeAQuote) {
+  std::vector<std::string> out;
+  // "a\\" ends at its third quote; "b\\\" ]" holds an escaped quote.
+  ASSERT_TRUE(SplitJsonArray(R"([ "a\\" , "b\\\" ]" , {"k":"\\\\"} ])", &out));
+  EXPECT_THAT(out, ElementsAre(R"("a\\")", R"("b\\\" ]")", R"({"k":"\\\\"})"));
+}
+
+TEST(SplitJsonArrayTest, EmptyArrayAndNonArrays) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(SplitJsonArray(" [ ] ", &out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(SplitJsonArray(R"({"a":1})", &out));
+  EXPECT_FALSE(SplitJsonArray("", &out));
+  EXPECT_FALSE(SplitJsonArray(R"(["unterminated)", &out));
+  EXPECT_FALSE(SplitJsonArray(R"([1,2)", &out));
+}
+
+// Random documents with random whitespace split into exactly the elements
+// they were built from.
+class RandomJson {
+ public:
+  explicit RandomJson(uint32_t seed) : rng_(seed) {}
+
+  // A value's compact text, and in `spaced` the same with whitespace added.
+  void Value(int depth, std::string* compact, std::string* spaced) {
+    switch (Pick(depth < 3 ? 5 : 3)) {
+      case 0:
+        Token(std::to_string(Pick(100000)), compact, spaced);
+        break;
+      case 1:
+        Token(Pick(2) ? "true" : "null", compact, spaced);
+        break;
+      case 2:
+        Token(String(), compact, spaced);
+        break;
+      case 3: {
+        Token("{", compact, spaced);
+        const int n = Pick(4);
+        for (int i = 0; i < n; ++i) {
+          if (i > 0) Token(",", compact, spaced);
+          Token(String(), compact, spaced);
+          Token(":", compact, spaced);
+          Value(depth + 1, compact, spaced);
+        }
+        Token("}", compact, spaced);
+        break;
+      }
+      default: {
+        Token("[", compact, spaced);
+        const int n = Pick(4);
+        for (int i = 0; i < n; ++i) {
+          if (i > 0) Token(",", compact, spaced);
+          Value(depth + 1, compact, spaced);
+        }
+        Token("]", compact, spaced);
+      }
+    }
+  }
+
+  void Token(const std::string& token, std::string* compact, std::string* spaced) {
+    static constexpr char kSpace[] = {' ', '\t', '\n', '\r'};
+    while (Pick(3) == 0) *spaced += kSpace[Pick(4)];
+    *compact += token;
+    *spaced += token;
+  }
+
+  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+ private:
+  // Strings full of the bytes a splitter could trip on.
+  std::string String() {
+    static const std::vector<std::string> kPieces = {
+        "a", " ", ",", "]", "[", "}", "{", ":", R"(\")", R"(\\)", R"(\n)", R"(\u0041)"};
+    std::string s = "\"";
+    const int n = Pick(6);
+    for (int i = 0; i < n; ++i) s += kPieces[Pick(static_cast<int>(kPieces.size()))];
+    return s + "\"";
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(SplitJsonArrayTest, RandomDocuments) {
+  RandomJson gen(20261129);
+  for (int doc = 0; doc < 2000; ++doc) {
+    std::vector<std::string> expected;
+    std::string compact, spaced;
+    gen.Token("[", &compact, &spaced);
+    const int n = gen.Pick(5);
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) gen.Token(",", &compact, &spaced);
+      std::string element;
+      gen.Value(0, &element, &spaced);
+      expected.push_back(element);
+    }
+    gen.Token("]", &compact, &spaced);
+    std::vector<std::string> out;
+    ASSERT_TRUE(SplitJsonArray(spaced, &out)) << spaced;
+    ASSERT_EQ(out, expected) << spaced;
+  }
+}
+
+TEST(SplitJsonArrayTest, KeepsEscapesAsSent) {
+  // The split keeps escapes byte for byte (a DOM re-serialization would turn
+  // \u0041 into A): the out file holds what reached the SIEM.
+  std::vector<std::string> out;
+  ASSERT_TRUE(SplitJsonArray(R"([{"s": "\u0041\/"}])", &out));
+  EXPECT_THAT(out, ElementsAre(R"({"s":"\u0041\/"})"));
+}
+
+TEST(OutputTest, AppendWritesOneLinePerRecord) {
+  const std::string path = ::testing::TempDir() + "/fake_sentinel_output_test.ndjson";
+  std::remove(path.c_str());
+  {
+    absl::StatusOr<std::unique_ptr<RecordWriter>> writer = RecordWriter::Open(path);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    (*writer)->Append("new_hits", kWorkspace, 17, {R"({"id":"e1"})", R"({"id":"e2"})"});
+    (*writer)->Append("audit", kWorkspace, 18, {R"({"id":"e3"})"});
+    ASSERT_TRUE((*writer)->Flush().ok());
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), RecordLine("new_hits", kWorkspace, 17, R"({"id":"e1"})") +
+                            RecordLine("new_hits", kWorkspace, 17, R"({"id":"e2"})") +
+                            RecordLine("audit", kWorkspace, 18, R"({"id":"e3"})"));
+  std::remove(path.c_str());
 }
 
 TEST(OutputTest, RecordLineIsOneJsonLine) {

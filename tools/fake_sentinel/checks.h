@@ -22,6 +22,10 @@
 #include "absl/strings/string_view.h"
 #include "outboxd/clock.h"
 
+namespace simdjson::dom {
+class array;
+}  // namespace simdjson::dom
+
 namespace outboxd::fake_sentinel {
 
 inline constexpr std::string_view kLogsPath = "/api/logs";
@@ -51,6 +55,17 @@ bool IsGuid(std::string_view text);
 bool IsValidLogType(std::string_view log_type);
 // `text` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view text);
+// The elements of `array_text`, a JSON array, each as it was sent minus the
+// whitespace between tokens (string contents are kept byte for byte). The
+// text must already be valid JSON (a simdjson parse checked it); false when
+// it is not an array. Cheaper than re-serializing a parsed DOM: one pass that
+// copies runs between whitespace and jumps over strings with memchr.
+bool SplitJsonArray(std::string_view array_text, std::vector<std::string>* elements);
+// The elements of a JSON array simdjson parsed from `array_text`, minified:
+// SplitJsonArray, or simdjson's minify of each element should the split
+// disagree with the parse.
+std::vector<std::string> MinifiedElements(std::string_view array_text,
+                                          const simdjson::dom::array& array);
 // {"Error":"<code>","Message":"<message>"}
 std::string ErrorBody(std::string_view code, std::string_view message);
 

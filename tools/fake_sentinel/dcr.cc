@@ -68,8 +68,8 @@ DcrAnswer ReadRecords(std::string_view json, std::string_view time_field) {
         latest = std::max(latest.value_or(*t), *t);
       }
     }
-    answer.records.push_back(simdjson::minify(record));
   }
+  answer.records = MinifiedElements(json, array);
   if (earliest && *latest - *earliest > kDcrMaxSpanMs) {
     return DcrError(400, "RecordsTimeRangeIsMoreThan30Minutes",
                     "the records of one call must lie within 30 minutes");

@@ -12,13 +12,21 @@ namespace {
 // Above this much buffered output, Append writes at once.
 constexpr size_t kFlushBytes = 1 << 20;
 
+// A line is LinePrefix(...), the record, kLineEnd.
+std::string LinePrefix(std::string_view log_type, std::string_view workspace,
+                       TimeMs received_at_ms) {
+  return absl::StrCat("{\"log_type\":", JsonQuote(log_type),
+                      ",\"workspace\":", JsonQuote(workspace),
+                      ",\"received_at_ms\":", received_at_ms, ",\"record\":");
+}
+constexpr std::string_view kLineEnd = "}\n";
+
 }  // namespace
 
 std::string RecordLine(std::string_view log_type, std::string_view workspace,
                        TimeMs received_at_ms, std::string_view record) {
-  return absl::StrCat(
-      "{\"log_type\":", JsonQuote(log_type), ",\"workspace\":", JsonQuote(workspace),
-      ",\"received_at_ms\":", received_at_ms, ",\"record\":", ToAbsl(record), "}\n");
+  return absl::StrCat(LinePrefix(log_type, workspace, received_at_ms), ToAbsl(record),
+                      ToAbsl(kLineEnd));
 }
 
 absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Open(
@@ -43,9 +51,10 @@ void RecordWriter::Append(std::string_view log_type, std::string_view workspace,
                           TimeMs received_at_ms,
                           const std::vector<std::string>& records) {
   if (file_ == nullptr) return;
+  const std::string prefix = LinePrefix(log_type, workspace, received_at_ms);
   MutexLock lock(&mu_);
   for (const std::string& record : records) {
-    buffer_ += RecordLine(log_type, workspace, received_at_ms, record);
+    buffer_.append(prefix).append(record).append(kLineEnd);
   }
   if (buffer_.size() >= kFlushBytes) FlushLocked().IgnoreError();
 }
