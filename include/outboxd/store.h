@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "outboxd/clock.h"
+#include "outboxd/shared_bytes.h"
 
 namespace rocksdb {
 class Env;
@@ -52,7 +53,7 @@ struct Delivery {
   uint32_t attempts = 0;         // failed requests that carried it so far
   TimeMs first_enqueued_ms = 0;  // when it was first written
   std::string log_type;
-  std::string event;  // the event's JSON bytes, as received
+  SharedBytes event;  // the event's JSON bytes, as received
 };
 
 struct DeadDelivery {

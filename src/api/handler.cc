@@ -280,7 +280,8 @@ std::string DeadJson(const std::vector<DeadDelivery>& dead) {
     absl::StrAppend(&out, ",\"attempts\":", d.attempts, ",\"first_enqueued_at\":");
     AppendJsonString(&out, FormatRfc3339(d.first_enqueued_ms));
     // Events were validated as JSON objects at ingest and stored verbatim.
-    absl::StrAppend(&out, ",\"event\":", d.event.empty() ? "null" : d.event, "}");
+    absl::StrAppend(
+        &out, ",\"event\":", ToAbsl(d.event.empty() ? "null" : d.event.view()), "}");
   }
   return out + "]}";
 }

@@ -4,6 +4,7 @@
 // "Queue pitfalls and how the layout avoids them").
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -121,7 +122,10 @@ Changes::Impl::TakeFreshDeliveries() {
       if (seq == last_seq) break;
     }
   }
-  const std::string& data = batch.Data();
+  // The events stay where the batch holds them: the batch moves to shared
+  // storage (its buffer does not move) that the last of them releases.
+  auto owner = std::make_shared<const rocksdb::WriteBatch>(std::move(batch));
+  const std::string& data = owner->Data();
   for (const FreshPut& put : fresh) {
     if (!removed.empty() &&
         removed.contains({put.key.integration_id, put.key.due_ms, put.key.seq})) {
@@ -131,8 +135,8 @@ Changes::Impl::TakeFreshDeliveries() {
     d.key = put.key;
     // Written by PutDelivery from a valid header: cannot fail.
     store_internal::DecodeDeliveryValue(
-        std::string_view(data).substr(put.value_end - put.value_size, put.value_size),
-        &d);
+        std::string_view(data).substr(put.value_end - put.value_size, put.value_size), &d,
+        owner);
     out[put.key.integration_id].push_back(std::move(d));
   }
   fresh.clear();

@@ -67,7 +67,9 @@ struct Changes::Impl {
   void Fail(absl::Status status);
   // Appends the aggregated queued-count merges to the batch.
   void AppendQueuedCounts();
-  // Copies of the deliveries the batch wrote (FreshPut), per integration.
+  // The deliveries the batch wrote (FreshPut), per integration. Their events
+  // point into the batch, which this takes over: call it once, after the
+  // write.
   absl::flat_hash_map<uint64_t, std::vector<Delivery>> TakeFreshDeliveries();
 };
 

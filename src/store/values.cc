@@ -29,7 +29,8 @@ void EncodeDeliveryValue(uint32_t attempts, TimeMs first_enqueued_ms,
   out->append(event);
 }
 
-bool DecodeDeliveryValue(std::string_view value, Delivery* out) {
+bool DecodeDeliveryValue(std::string_view value, Delivery* out,
+                         const std::shared_ptr<const void>& owner) {
   uint64_t attempts = 0;
   uint64_t first_enqueued = 0;
   if (!GetVarint64(&value, &attempts) || attempts > UINT32_MAX) return false;
@@ -40,7 +41,8 @@ bool DecodeDeliveryValue(std::string_view value, Delivery* out) {
   out->attempts = static_cast<uint32_t>(attempts);
   out->first_enqueued_ms = static_cast<TimeMs>(first_enqueued);
   out->log_type.assign(value.substr(0, log_type_size));
-  out->event.assign(value.substr(log_type_size));
+  const std::string_view event = value.substr(log_type_size);
+  out->event = owner ? SharedBytes(owner, event) : SharedBytes(event);
   return true;
 }
 

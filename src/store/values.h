@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -33,8 +34,10 @@ size_t EncodeDeliveryHeader(uint32_t attempts, TimeMs first_enqueued_ms,
 void EncodeDeliveryValue(uint32_t attempts, TimeMs first_enqueued_ms,
                          std::string_view log_type, std::string_view event,
                          std::string* out);
-// Fills everything but out->key.
-bool DecodeDeliveryValue(std::string_view value, Delivery* out);
+// Fills everything but out->key. The event is a copy of its bytes, or, with
+// an `owner` that keeps `value` alive, a view into `value`.
+bool DecodeDeliveryValue(std::string_view value, Delivery* out,
+                         const std::shared_ptr<const void>& owner = nullptr);
 
 std::string EncodeDeadValue(TimeMs died_ms, std::string_view reason,
                             TimeMs original_due_ms, std::string_view delivery_value);

@@ -154,7 +154,7 @@ void PowerLossTest::Verify(bool sync, const std::string& label) {
   for (uint64_t id = 1; id <= kIntegrations; ++id) {
     size_t n = 0;
     auto scanned = store->ScanDue(id, kScanNow, 1 << 20, [&](Delivery&& d) {
-      found[d.event] = d.key;
+      found[std::string(d.event)] = d.key;
       ++n;
     });
     ASSERT_TRUE(scanned.ok()) << scanned.status();

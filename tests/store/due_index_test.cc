@@ -228,7 +228,7 @@ class FreshIndexTest : public ::testing::Test {
   static Delivery At(TimeMs due, uint64_t seq, size_t bytes = 10) {
     Delivery d;
     d.key = {1, due, seq};
-    d.event.assign(bytes, 'e');
+    d.event = std::string(bytes, 'e');
     return d;
   }
   void Write(std::vector<Delivery> ds) {

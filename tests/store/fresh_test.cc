@@ -69,6 +69,36 @@ TEST_F(FreshTest, WrittenDeliveriesAreListedAndHandedOutOnceFromTheList) {
   EXPECT_THAT(Scan(*store_, 1, kT0), IsEmpty());
 }
 
+TEST_F(FreshTest, FreshEventsOutliveTheStoreThatHandedThemOut) {
+  // A fresh event points into the WriteBatch that stored it; the deliveries
+  // keep the batch alive (ASan checks the reads below).
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                for (int i = 0; i < 3; ++i) {
+                  c.Enqueue(1, "hits", R"({"id":"e)" + std::to_string(i) + R"("})", kT0,
+                            kT0);
+                }
+              }).ok());
+  std::vector<Delivery> got = Scan(*store_, 1, kT0);
+  ASSERT_EQ(got.size(), 3u);
+  store_.reset();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i].event, R"({"id":"e)" + std::to_string(i) + R"("})");
+  }
+  // One batch, one buffer.
+  EXPECT_TRUE(got[0].event.SharesStorageWith(got[1].event));
+  EXPECT_TRUE(got[0].event.SharesStorageWith(got[2].event));
+}
+
+TEST_F(FreshTest, EventsReadBackFromRocksDbOwnTheirBytes) {
+  Enqueue(2);
+  Reopen();  // the list is memory only
+  std::vector<Delivery> got = Scan(*store_, 1, kT0);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].event.SharesStorageWith(got[1].event));
+  store_.reset();
+  EXPECT_EQ(got[1].event, std::string(10, 'e'));
+}
+
 TEST_F(FreshTest, NotDueDeliveriesWaitInTheList) {
   const auto later = Enqueue(2, kT0 + 100);
   const auto now = Enqueue(1, kT0);
