@@ -109,6 +109,21 @@ void Changes::Impl::RemoveRun(const DeliveryKey& first, uint64_t last_seq) {
   if (!fresh.empty()) removed_after_put.emplace_back(first, last_seq);
 }
 
+bool Changes::Impl::ShareBatchWithFresh() const {
+  // A listed delivery keeps its whole batch alive, but the cap counts only
+  // its event. A batch spread over several integrations would let one list
+  // that nobody takes from (a paused destination) keep every batch whole,
+  // so only a batch that is mostly the events of one integration is shared:
+  // then a list pins at most about twice what the cap counts.
+  if (fresh.empty()) return false;
+  uint64_t listed = 0;
+  for (const FreshPut& put : fresh) {
+    if (put.key.integration_id != fresh.front().key.integration_id) return false;
+    listed += put.value_size;
+  }
+  return 2 * listed >= batch.GetDataSize();
+}
+
 absl::flat_hash_map<uint64_t, std::vector<Delivery>>
 Changes::Impl::TakeFreshDeliveries() {
   absl::flat_hash_map<uint64_t, std::vector<Delivery>> out;
@@ -122,10 +137,15 @@ Changes::Impl::TakeFreshDeliveries() {
       if (seq == last_seq) break;
     }
   }
-  // The events stay where the batch holds them: the batch moves to shared
-  // storage (its buffer does not move) that the last of them releases.
-  auto owner = std::make_shared<const rocksdb::WriteBatch>(std::move(batch));
-  const std::string& data = owner->Data();
+  // Shared, the events stay where the batch holds them: the batch moves to
+  // shared storage that the last of them releases. Otherwise each is copied.
+  std::shared_ptr<const void> owner;
+  const std::string* data = &batch.Data();
+  if (ShareBatchWithFresh()) {
+    auto shared = std::make_shared<const rocksdb::WriteBatch>(std::move(batch));
+    data = &shared->Data();
+    owner = std::move(shared);
+  }
   for (const FreshPut& put : fresh) {
     if (!removed.empty() &&
         removed.contains({put.key.integration_id, put.key.due_ms, put.key.seq})) {
@@ -135,8 +155,8 @@ Changes::Impl::TakeFreshDeliveries() {
     d.key = put.key;
     // Written by PutDelivery from a valid header: cannot fail.
     store_internal::DecodeDeliveryValue(
-        std::string_view(data).substr(put.value_end - put.value_size, put.value_size), &d,
-        owner);
+        std::string_view(*data).substr(put.value_end - put.value_size, put.value_size),
+        &d, owner);
     out[put.key.integration_id].push_back(std::move(d));
   }
   fresh.clear();

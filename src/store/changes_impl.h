@@ -67,9 +67,11 @@ struct Changes::Impl {
   void Fail(absl::Status status);
   // Appends the aggregated queued-count merges to the batch.
   void AppendQueuedCounts();
+  // Whether the fresh deliveries' events may point into the batch.
+  bool ShareBatchWithFresh() const;
   // The deliveries the batch wrote (FreshPut), per integration. Their events
-  // point into the batch, which this takes over: call it once, after the
-  // write.
+  // point into the batch, which this then takes over, or are copies (see
+  // ShareBatchWithFresh): call it once, after the write.
   absl::flat_hash_map<uint64_t, std::vector<Delivery>> TakeFreshDeliveries();
 };
 

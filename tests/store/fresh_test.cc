@@ -5,6 +5,7 @@
 // disarm all the time.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -25,6 +26,12 @@ using ::testing::IsEmpty;
 
 constexpr TimeMs kT0 = 1'700'000'000'000;
 constexpr uint64_t kCap = 64 * 1024;
+
+// A hit-sized event (~620 bytes): a batch of a few of them is mostly event
+// bytes, as an ingest request's batch is.
+std::string HitSized(std::string_view id) {
+  return R"({"id":")" + std::string(id) + R"(","pad":")" + std::string(600, 'p') + "\"}";
+}
 
 class FreshTest : public store_test::StoreFixture {
  protected:
@@ -70,23 +77,52 @@ TEST_F(FreshTest, WrittenDeliveriesAreListedAndHandedOutOnceFromTheList) {
 }
 
 TEST_F(FreshTest, FreshEventsOutliveTheStoreThatHandedThemOut) {
-  // A fresh event points into the WriteBatch that stored it; the deliveries
-  // keep the batch alive (ASan checks the reads below).
+  // A fresh event points into the WriteBatch that stored it (a batch of one
+  // integration's events, hit-sized); the deliveries keep the batch alive
+  // (ASan checks the reads below).
+  auto event = [](int i) { return HitSized("e" + std::to_string(i)); };
   ASSERT_TRUE(ApplyOne([&](Changes& c) {
-                for (int i = 0; i < 3; ++i) {
-                  c.Enqueue(1, "hits", R"({"id":"e)" + std::to_string(i) + R"("})", kT0,
-                            kT0);
-                }
+                for (int i = 0; i < 3; ++i) c.Enqueue(1, "hits", event(i), kT0, kT0);
               }).ok());
   std::vector<Delivery> got = Scan(*store_, 1, kT0);
   ASSERT_EQ(got.size(), 3u);
   store_.reset();
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(got[i].event, R"({"id":"e)" + std::to_string(i) + R"("})");
-  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(got[i].event, event(i));
   // One batch, one buffer.
   EXPECT_TRUE(got[0].event.SharesStorageWith(got[1].event));
   EXPECT_TRUE(got[0].event.SharesStorageWith(got[2].event));
+}
+
+TEST_F(FreshTest, ABatchOverSeveralIntegrationsIsCopied) {
+  // Were it shared, integration 2's list (say, nobody takes from it) would
+  // keep integration 1's events alive with it.
+  ASSERT_THAT(Scan(*store_, 2, kT0), IsEmpty());  // armed too
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                c.Enqueue(1, "hits", HitSized("a"), kT0, kT0);
+                c.Enqueue(2, "hits", HitSized("b"), kT0, kT0);
+                c.Enqueue(1, "hits", HitSized("c"), kT0, kT0);
+              }).ok());
+  std::vector<Delivery> one = Scan(*store_, 1, kT0);
+  std::vector<Delivery> two = Scan(*store_, 2, kT0);
+  ASSERT_EQ(one.size(), 2u);
+  ASSERT_EQ(two.size(), 1u);
+  EXPECT_FALSE(one[0].event.SharesStorageWith(one[1].event));
+  EXPECT_FALSE(one[0].event.SharesStorageWith(two[0].event));
+  store_.reset();
+  EXPECT_EQ(one[1].event, HitSized("c"));
+  EXPECT_EQ(two[0].event, HitSized("b"));
+}
+
+TEST_F(FreshTest, ABatchMostlyOfOtherBytesIsCopied) {
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                c.Enqueue(1, "hits", HitSized("a"), kT0, kT0);
+                c.Enqueue(1, "hits", HitSized("b"), kT0, kT0);
+                c.PutMeta("fresh_test", std::string(8192, 'm'));
+              }).ok());
+  std::vector<Delivery> got = Scan(*store_, 1, kT0);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].event.SharesStorageWith(got[1].event));
+  EXPECT_EQ(got[1].event, HitSized("b"));
 }
 
 TEST_F(FreshTest, EventsReadBackFromRocksDbOwnTheirBytes) {
