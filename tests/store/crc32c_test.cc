@@ -60,6 +60,23 @@ TEST(Crc32cTest, FastAndPortablePathsAgreeAtEveryLengthAndAlignment) {
             Crc32cExtendPortable(0, buf.data(), buf.size()));
 }
 
+// The fast path runs three interleaved streams over blocks of 3 x 256 and
+// 3 x 8192 bytes: lengths on both sides of every block edge, up to a WAL
+// record of 32 KiB and beyond.
+TEST(Crc32cTest, FastAndPortablePathsAgreeAcrossTheInterleavedBlocks) {
+  std::mt19937_64 rng(11);
+  const std::string buf = RandomBytes(rng, 100'008);
+  for (size_t base : {768, 1536, 24'576, 25'344, 32'768, 49'152, 99'000}) {
+    for (size_t n = base - 9; n <= base + 9; ++n) {
+      const size_t offset = rng() % 8;
+      const uint32_t seed = static_cast<uint32_t>(rng());
+      ASSERT_EQ(Crc32cExtend(seed, buf.data() + offset, n),
+                Crc32cExtendPortable(seed, buf.data() + offset, n))
+          << "offset " << offset << " length " << n;
+    }
+  }
+}
+
 TEST(Crc32cTest, ExtendContinuesAndCombineJoins) {
   std::mt19937_64 rng(11);
   for (int round = 0; round < 200; ++round) {
