@@ -1,7 +1,10 @@
 #include "api/http_server.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -42,7 +45,7 @@ class HttpServerTest : public ::testing::Test {
     handler_ = std::make_unique<Handler>(&service_, pool_.get(), &clock_,
                                          HandlerOptions{kIngest, kAdmin, false, {}});
     HttpServerOptions options;
-    options.max_body_bytes = kMaxBody;
+    options.max_body_bytes = max_body_;
     options.io_threads = 2;
     absl::StatusOr<std::unique_ptr<HttpServer>> server =
         HttpServer::Start(options, handler_.get());
@@ -62,6 +65,7 @@ class HttpServerTest : public ::testing::Test {
     return client.Send("POST", target, std::move(body), Auth(token));
   }
 
+  uint64_t max_body_ = kMaxBody;
   FakeService service_;
   FakeClock clock_;
   std::unique_ptr<WorkerPool> pool_;
@@ -272,6 +276,105 @@ TEST_F(HttpServerTest, StopAfterGraceDropsLateResponses) {
   service_.HoldIngest(false);  // the worker finishes; its response goes nowhere
   pool_->Stop();
   EXPECT_EQ(service_.events().size(), 1u);
+}
+
+// Bodies above 4 KiB of known length are read straight into the request
+// (with the socket's low-water mark raised); these run that path.
+class HttpServerLargeBodyTest : public HttpServerTest {
+ protected:
+  HttpServerLargeBodyTest() { max_body_ = 4 << 20; }
+
+  // `n` hits, one per line: ~100 bytes each.
+  static std::string Hits(int first, int n) {
+    std::string body;
+    for (int i = first; i < first + n; ++i) absl::StrAppend(&body, Hit(i), "\n");
+    return body;
+  }
+
+  static std::string Head(size_t content_length) {
+    return absl::StrCat("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ",
+                        kIngest, "\r\nContent-Type: application/x-ndjson\r\n",
+                        "Content-Length: ", content_length, "\r\n\r\n");
+  }
+
+  // The ids the service received, in order.
+  std::vector<std::string> ReceivedIds() {
+    std::vector<std::string> ids;
+    for (const ParsedEvent& e : service_.events()) ids.push_back(e.id);
+    return ids;
+  }
+
+  static std::vector<std::string> Ids(int first, int n) {
+    std::vector<std::string> ids;
+    for (int i = first; i < first + n; ++i) ids.push_back(absl::StrCat("e", i));
+    return ids;
+  }
+};
+
+TEST_F(HttpServerLargeBodyTest, BodyArrivingInUnevenPiecesIsReadWhole) {
+  const std::string body = Hits(0, 20'000);  // ~2 MB
+  const std::string request = Head(body.size()) + body;
+  TestClient client(server_->port());
+  // Pieces from 1 byte to ~300 KB, so reads end inside the header, at the
+  // header's end, and on both sides of the 256 KiB low-water mark.
+  std::mt19937 rng(3);
+  for (size_t at = 0; at < request.size();) {
+    const size_t piece =
+        std::min<size_t>(request.size() - at, 1 + rng() % (rng() % 2 ? 300'000 : 64));
+    ASSERT_TRUE(client.WriteRaw(request.substr(at, piece)));
+    at += piece;
+    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  HttpReply r = client.Read();
+  ASSERT_EQ(r.status, 202) << r.error << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":20000,"deliveries":40000})");
+  EXPECT_EQ(ReceivedIds(), Ids(0, 20'000));
+}
+
+TEST_F(HttpServerLargeBodyTest, PipelinedRequestAfterALargeBodyIsServedToo) {
+  const std::string first = Hits(0, 1'000);
+  const std::string second = Hits(1'000, 3);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.WriteRaw(Head(first.size()) + first + Head(second.size()) + second));
+  HttpReply r = client.Read();
+  EXPECT_EQ(r.status, 202) << r.error;
+  r = client.Read();
+  EXPECT_EQ(r.status, 202) << r.error;
+  EXPECT_EQ(r.body, R"({"accepted":3,"deliveries":6})");
+  EXPECT_EQ(ReceivedIds(), Ids(0, 1'003));
+}
+
+// The low-water mark goes back to 1 byte: a small request after a large one
+// on the same connection is answered, not left waiting for 256 KiB.
+TEST_F(HttpServerLargeBodyTest, SmallRequestAfterALargeOneIsAnswered) {
+  TestClient client(server_->port());
+  HttpReply r = Post(client, "/v1/events", Hits(0, 10'000));
+  ASSERT_EQ(r.status, 202) << r.error;
+  r = Post(client, "/v1/events", Hit(10'000));
+  ASSERT_EQ(r.status, 202) << r.error;
+  r = client.Send("GET", "/healthz");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(ReceivedIds(), Ids(0, 10'001));
+}
+
+TEST_F(HttpServerLargeBodyTest, BodyCutShortIsDroppedAndTheConnectionClosed) {
+  const std::string body = Hits(0, 5'000);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.WriteRaw(Head(body.size()) + body.substr(0, body.size() / 2)));
+  client.ShutdownSend();
+  EXPECT_TRUE(client.ServerClosed());
+  EXPECT_TRUE(service_.events().empty());
+
+  TestClient next(server_->port());
+  EXPECT_EQ(Post(next, "/v1/events", Hits(0, 100)).status, 202);
+}
+
+TEST_F(HttpServerLargeBodyTest, BodyOverTheLimitIs413BeforeItIsRead) {
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.WriteRaw(Head(max_body_ + 1) + Hits(0, 100)));
+  HttpReply r = client.Read();
+  EXPECT_EQ(r.status, 413) << r.error;
+  EXPECT_TRUE(service_.events().empty());
 }
 
 TEST(HttpServerStartTest, ReportsBindErrors) {

@@ -96,6 +96,12 @@ class TestClient {
     return reply;
   }
 
+  // Ends what this side sends (a FIN), keeping the read side open.
+  void ShutdownSend() {
+    boost::system::error_code ignored;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
   // True when the server closes the connection (EOF or reset) in time.
   bool ServerClosed() {
     char c;
