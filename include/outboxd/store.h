@@ -164,9 +164,25 @@ class OutboxStore {
   // How the store's record checksums (CRC-32C) are computed on this CPU:
   // "sse4.2" or "portable" (for the startup log).
   static std::string_view ChecksumImplementation();
-  // Writes all changes in one WriteBatch (synced unless options.sync is off).
-  // Readers (ScanDue, NextDue) see them once this returns OK.
-  absl::Status Apply(Changes changes);
+  // When an applied batch is on disk.
+  enum class Sync {
+    // Before Apply returns (unless options.sync is off): what an
+    // acknowledgement needs.
+    kNow,
+    // Written to the WAL before Apply returns, so it survives the process
+    // being killed, but fsynced only by the next kNow batch or SyncDeferred
+    // (the daemon calls it every second), whichever comes first: a power
+    // loss in between can undo it. For outcomes that are safe to redo, the
+    // dispatcher's: a delivered key that comes back is sent again
+    // (at-least-once), a retry or a dead letter is decided again.
+    kDeferred,
+  };
+
+  // Writes all changes in one WriteBatch. Readers (ScanDue, NextDue) see
+  // them once this returns OK.
+  absl::Status Apply(Changes changes, Sync sync = Sync::kNow);
+  // Fsyncs the WAL if a kDeferred batch was applied since the last call.
+  absl::Status SyncDeferred();
 
   // Called after each successful Apply that wrote an outbox key, with the
   // integration and the earliest due time written for it. Set once before

@@ -40,7 +40,7 @@ void ThreadCommitter::Run() {
     auto [changes, done] = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    absl::Status status = store_->Apply(std::move(changes));
+    absl::Status status = store_->Apply(std::move(changes), OutboxStore::Sync::kDeferred);
     post_([done = std::move(done), status]() mutable { done(status); });
   }
 }

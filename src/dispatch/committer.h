@@ -1,7 +1,10 @@
 // Where the dispatcher's store batches are applied. The dispatcher's loop
 // thread must not wait for an fsync, so production commits on worker threads
 // (RocksDB group-commits them together) and posts the completion back;
-// tests commit inline for determinism.
+// tests commit inline for determinism. Both apply with Sync::kDeferred: an
+// outcome (delivered, retry, dead) a power loss undoes is decided again, and
+// the fsync comes with the next ingest write or the daemon's once-a-second
+// SyncDeferred instead of one per commit (docs/storage.md, "What is synced").
 #pragma once
 
 #include <condition_variable>
@@ -28,7 +31,9 @@ class Committer {
 class InlineCommitter final : public Committer {
  public:
   explicit InlineCommitter(OutboxStore* store) : store_(store) {}
-  void Commit(Changes changes, Done done) override { done(store_->Apply(std::move(changes))); }
+  void Commit(Changes changes, Done done) override {
+    done(store_->Apply(std::move(changes), OutboxStore::Sync::kDeferred));
+  }
 
  private:
   OutboxStore* store_;

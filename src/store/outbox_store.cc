@@ -157,6 +157,7 @@ absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(
   core.options = options;
   core.write_options.sync = options.sync;
   core.synced.sync = true;
+  core.deferred.sync = false;
   absl::StatusOr<std::unique_ptr<store_internal::Db>> db =
       store_internal::Db::Open(options);
   if (!db.ok()) return db.status();
@@ -178,7 +179,7 @@ Changes OutboxStore::NewChanges(size_t reserve_bytes) {
   return Changes(this, reserve_bytes);
 }
 
-absl::Status OutboxStore::Apply(Changes changes) {
+absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
   Changes::Impl* c = changes.impl_.get();
   StoreCore& core = impl_->core;
   if (c == nullptr) return absl::InvalidArgumentError("apply: moved-from Changes");
@@ -189,7 +190,11 @@ absl::Status OutboxStore::Apply(Changes changes) {
   if (c->batch.Count() == 0) return absl::OkStatus();
   OUTBOXD_CRASH_POINT("store.apply.before_write");
   // Concurrent callers form one write group: one WAL write, one fsync.
-  rocksdb::Status s = core.db->db()->Write(core.write_options, &c->batch);
+  // A deferred batch joins a synced group (and is synced with it) or leads
+  // one of its own without an fsync.
+  const bool deferred = sync == Sync::kDeferred;
+  rocksdb::Status s =
+      core.db->db()->Write(deferred ? core.deferred : core.write_options, &c->batch);
   if (!s.ok()) {
     core.write_failed.store(true, std::memory_order_release);
     // Nothing is listed; should the write have become visible anyway, the
@@ -198,6 +203,7 @@ absl::Status OutboxStore::Apply(Changes changes) {
     return store_internal::ToStatus(s, "apply");
   }
   OUTBOXD_CRASH_POINT("store.apply.after_write");
+  if (deferred) core.deferred_unsynced.store(true, std::memory_order_release);
   for (uint64_t id : c->purged) core.due_index.Erase(id);
   if (c->keep_fresh) {
     absl::flat_hash_map<uint64_t, std::vector<Delivery>> fresh = c->TakeFreshDeliveries();

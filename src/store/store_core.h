@@ -23,6 +23,9 @@ struct StoreCore {
   std::function<void(uint64_t, TimeMs)> due_listener;
   rocksdb::WriteOptions write_options;  // sync = options.sync
   rocksdb::WriteOptions synced;         // always sync (purge, leases)
+  rocksdb::WriteOptions deferred;       // never sync (Apply's Sync::kDeferred)
+  // Set by a kDeferred Apply; SyncDeferred clears it and syncs the WAL.
+  std::atomic<bool> deferred_unsynced{false};
   // Set when a write failed: RocksDB may then refuse every write until
   // Resume (see OutboxStore::Recover).
   std::atomic<bool> write_failed{false};

@@ -10,6 +10,7 @@
 
 #include "outboxd/store.h"
 #include "rocksdb/transaction_log.h"
+#include "rocksdb/write_batch.h"
 #include "store/coding.h"
 #include "store/keys.h"
 #include "store/status.h"
@@ -216,6 +217,23 @@ absl::StatusOr<bool> OutboxStore::Recover() {
     return ToStatus(s, "resume after a write error");
   }
   return true;
+}
+
+absl::Status OutboxStore::SyncDeferred() {
+  StoreCore& core = impl_->core;
+  // Cleared before the sync: a deferred write that lands during it sets the
+  // flag again and is synced by the next call.
+  if (!core.deferred_unsynced.exchange(false, std::memory_order_acq_rel)) {
+    return absl::OkStatus();
+  }
+  // A synced write of a WAL-only record (no key in any column family), not
+  // DB::SyncWAL: after a failed WAL append (disk full) Debian's librocksdb
+  // aborts in SyncWAL on an assertion, while a write just returns the error.
+  rocksdb::WriteBatch marker;
+  rocksdb::Status s = marker.PutLogData("sync deferred");
+  if (s.ok()) s = core.db->db()->Write(core.write_options, &marker);
+  if (!s.ok()) core.deferred_unsynced.store(true, std::memory_order_release);
+  return ToStatus(s, "sync deferred writes");
 }
 
 absl::Status OutboxStore::Flush() {

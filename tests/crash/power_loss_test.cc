@@ -256,6 +256,55 @@ TEST_F(PowerLossTest, SyncOffLosesAcknowledgedBatches) {
   EXPECT_LT(found, acknowledged) << "sync off lost nothing: the file system drops no data";
 }
 
+// Sync::kDeferred (the dispatcher's outcomes): such a batch is lost with the
+// power until SyncDeferred or a later synced batch makes it durable. Each
+// step reopens after a power loss.
+TEST_F(PowerLossTest, DeferredBatchesNeedSyncDeferredOrALaterSyncedBatch) {
+  // What a reopened store holds, by event text.
+  auto queued = [this](std::unique_ptr<OutboxStore>& store) {
+    store.reset();
+    const absl::Status restored = fs_->RestorePower(nullptr);
+    EXPECT_TRUE(restored.ok()) << restored;
+    store = Open(true);
+    std::set<std::string> events;
+    auto scanned = store->ScanDue(
+        1, kScanNow, 1 << 20, [&](Delivery&& d) { events.insert(std::string(d.event)); });
+    EXPECT_TRUE(scanned.ok()) << scanned.status();
+    EXPECT_EQ(store->QueuedCount(1), events.size());
+    return events;
+  };
+  auto apply = [](OutboxStore* store, std::string_view event, OutboxStore::Sync sync,
+                  const DeliveryKey* remove = nullptr) {
+    Changes changes = store->NewChanges();
+    const DeliveryKey key = changes.Enqueue(1, "new_hits", event, kDue, kDue);
+    if (remove != nullptr) changes.Remove(*remove);
+    EXPECT_TRUE(store->Apply(std::move(changes), sync).ok());
+    return key;
+  };
+  using Sync = OutboxStore::Sync;
+  std::unique_ptr<OutboxStore> store = Open(true);
+  const DeliveryKey acked = apply(store.get(), "acked", Sync::kNow);
+  ASSERT_TRUE(store->SyncDeferred().ok());  // nothing deferred yet: no-op
+
+  // Not synced: the power loss undoes the batch, removal included.
+  apply(store.get(), "deferred-lost", Sync::kDeferred, &acked);
+  fs_->CutPower();
+  EXPECT_EQ(queued(store), (std::set<std::string>{"acked"}));
+
+  // SyncDeferred makes it durable.
+  apply(store.get(), "deferred-synced", Sync::kDeferred, &acked);
+  ASSERT_TRUE(store->SyncDeferred().ok());
+  fs_->CutPower();
+  EXPECT_EQ(queued(store), (std::set<std::string>{"deferred-synced"}));
+
+  // So does the next synced batch: the WAL is one file, synced in order.
+  apply(store.get(), "deferred-then", Sync::kDeferred);
+  apply(store.get(), "synced", Sync::kNow);
+  fs_->CutPower();
+  EXPECT_EQ(queued(store),
+            (std::set<std::string>{"deferred-synced", "deferred-then", "synced"}));
+}
+
 // The mechanism itself: bytes after the last sync are gone, synced ones stay,
 // and nothing can be written while the power is off.
 TEST_F(PowerLossTest, DropsExactlyTheUnsyncedTail) {
