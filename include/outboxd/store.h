@@ -183,6 +183,8 @@ class OutboxStore {
   absl::Status Apply(Changes changes, Sync sync = Sync::kNow);
   // Fsyncs the WAL if a kDeferred batch was applied since the last call.
   absl::Status SyncDeferred();
+  // SyncDeferred calls that found something to sync and synced it.
+  uint64_t deferred_syncs() const;
 
   // Called after each successful Apply that wrote an outbox key, with the
   // integration and the earliest due time written for it. Set once before

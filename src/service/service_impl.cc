@@ -365,6 +365,10 @@ std::string ServiceImpl::Metrics() {
           d.bisected.load());
   counter("outboxd_integrations_broken_total", "Integrations disabled by the failure rule.",
           d.broken.load());
+  counter("outboxd_store_deferred_syncs_total",
+          "Fsyncs of the dispatcher's outcomes, which are written without one "
+          "(at most one a second).",
+          store_->deferred_syncs());
   counter("outboxd_commit_errors_total",
           "Answers whose outcome could not be written (the lane backs off and resends).",
           d.commit_errors.load());

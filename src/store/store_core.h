@@ -26,6 +26,7 @@ struct StoreCore {
   rocksdb::WriteOptions deferred;       // never sync (Apply's Sync::kDeferred)
   // Set by a kDeferred Apply; SyncDeferred clears it and syncs the WAL.
   std::atomic<bool> deferred_unsynced{false};
+  std::atomic<uint64_t> deferred_syncs{0};
   // Set when a write failed: RocksDB may then refuse every write until
   // Resume (see OutboxStore::Recover).
   std::atomic<bool> write_failed{false};

@@ -232,8 +232,16 @@ absl::Status OutboxStore::SyncDeferred() {
   rocksdb::WriteBatch marker;
   rocksdb::Status s = marker.PutLogData("sync deferred");
   if (s.ok()) s = core.db->db()->Write(core.write_options, &marker);
-  if (!s.ok()) core.deferred_unsynced.store(true, std::memory_order_release);
-  return ToStatus(s, "sync deferred writes");
+  if (!s.ok()) {
+    core.deferred_unsynced.store(true, std::memory_order_release);
+    return ToStatus(s, "sync deferred writes");
+  }
+  core.deferred_syncs.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+uint64_t OutboxStore::deferred_syncs() const {
+  return impl_->core.deferred_syncs.load(std::memory_order_relaxed);
 }
 
 absl::Status OutboxStore::Flush() {

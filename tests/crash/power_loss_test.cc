@@ -285,6 +285,7 @@ TEST_F(PowerLossTest, DeferredBatchesNeedSyncDeferredOrALaterSyncedBatch) {
   std::unique_ptr<OutboxStore> store = Open(true);
   const DeliveryKey acked = apply(store.get(), "acked", Sync::kNow);
   ASSERT_TRUE(store->SyncDeferred().ok());  // nothing deferred yet: no-op
+  EXPECT_EQ(store->deferred_syncs(), 0u);
 
   // Not synced: the power loss undoes the batch, removal included.
   apply(store.get(), "deferred-lost", Sync::kDeferred, &acked);
@@ -294,6 +295,8 @@ TEST_F(PowerLossTest, DeferredBatchesNeedSyncDeferredOrALaterSyncedBatch) {
   // SyncDeferred makes it durable.
   apply(store.get(), "deferred-synced", Sync::kDeferred, &acked);
   ASSERT_TRUE(store->SyncDeferred().ok());
+  ASSERT_TRUE(store->SyncDeferred().ok());  // synced already: no-op
+  EXPECT_EQ(store->deferred_syncs(), 1u);
   fs_->CutPower();
   EXPECT_EQ(queued(store), (std::set<std::string>{"deferred-synced"}));
 

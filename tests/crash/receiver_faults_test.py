@@ -252,6 +252,16 @@ def check_timeline(name, rid, attempts, failures_out):
     return failures, intervals
 
 
+def deferred_syncs(daemon):
+    status, text, _ = daemon.api("GET", "/metrics")
+    if status != 200:
+        raise h.HarnessError(f"GET /metrics: {status}")
+    for line in str(text).splitlines():
+        if line.startswith("outboxd_store_deferred_syncs_total "):
+            return int(float(line.split()[1]))
+    raise h.HarnessError("no outboxd_store_deferred_syncs_total in /metrics")
+
+
 def run(args, workdir, failures):
     workspaces = {name: h.new_workspace() for name in SCENARIOS}
     receiver = ScriptedReceiver(
@@ -291,6 +301,13 @@ def run(args, workdir, failures):
             mixed += [e["id"] for e in batch]
         daemon.wait_drained(list(ids.values()), args.drain_timeout, [fake])
         fake_stats = fake.stats()
+        # The dispatcher's outcomes are written without an fsync; the
+        # housekeeping thread syncs them within about a second.
+        try:
+            h.wait_until(lambda: deferred_syncs(daemon) > 0, 5,
+                         "the dispatcher's writes synced by housekeeping")
+        except h.HarnessError as e:
+            failures.append(str(e))
         rc = daemon.stop()
         if rc != 0:
             failures.append(f"outboxd exited {rc} on SIGTERM:\n{h.tail(daemon.log)}")
