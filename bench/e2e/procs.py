@@ -313,7 +313,7 @@ class FakeSentinel:
     record with received_at_ms."""
 
     def __init__(self, binary, work, cert, key, workspaces=(), any_key=None, latency_ms=0,
-                 threads=1, out=True):
+                 threads=1, out=True, out_format="records"):
         self.work = work
         self.out = os.path.join(work, "received.ndjson") if out else None
         args = [binary, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
@@ -325,7 +325,7 @@ class FakeSentinel:
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
         if self.out:
-            args += ["--out", self.out]
+            args += ["--out", self.out, "--out-format", out_format]
         self.args = args
         self.proc = None
         self.port = None

@@ -470,6 +470,34 @@ TEST(OutputTest, AppendWritesOneLinePerRecord) {
   std::remove(path.c_str());
 }
 
+TEST(OutputTest, RecordIdIsTheRawIdValue) {
+  EXPECT_EQ(RecordId(R"({"id":"e1","a":1})"), R"("e1")");
+  EXPECT_EQ(RecordId(R"({"id":"e\"1\\","a":1})"), R"("e\"1\\")");       // escapes as sent
+  EXPECT_EQ(RecordId(R"({"a":{"id":"inner"},"id":"e2"})"), R"("e2")");  // not first
+  EXPECT_EQ(RecordId(R"({"a":1,"id":17})"), "17");
+  EXPECT_EQ(RecordId(R"({"a":{"id":"inner"}})"), "null");
+  EXPECT_EQ(RecordId(R"({"id":"unterminated)"), "null");
+}
+
+TEST(OutputTest, IdsFormatWritesOneIdLinePerRecord) {
+  const std::string path = ::testing::TempDir() + "/fake_sentinel_ids_test.ndjson";
+  std::remove(path.c_str());
+  {
+    absl::StatusOr<std::unique_ptr<RecordWriter>> writer =
+        RecordWriter::Open(path, OutFormat::kIds);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    (*writer)->Append("new_hits", kWorkspace, 17, {R"({"id":"e1","x":2})", R"({"x":1})"});
+    ASSERT_TRUE((*writer)->Flush().ok());
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string head = std::string(R"({"log_type":"new_hits","workspace":")") +
+                           kWorkspace + R"(","received_at_ms":17,)";
+  EXPECT_EQ(text.str(), head + R"("id":"e1"})" + "\n" + head + R"("id":null})" + "\n");
+  std::remove(path.c_str());
+}
+
 TEST(OutputTest, RecordLineIsOneJsonLine) {
   EXPECT_EQ(RecordLine("new_hits", kWorkspace, 1700000000123, R"({"id":"e1"})"),
             std::string(R"({"log_type":"new_hits","workspace":")") + kWorkspace +

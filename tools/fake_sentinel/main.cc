@@ -31,6 +31,8 @@ constexpr char kUsage[] = R"(usage: fake_sentinel [options]
   --listen HOST:PORT          default 127.0.0.1:0 (ephemeral; printed on stdout)
   --port-file FILE            also write the bound port there
   --out FILE                  append accepted records as NDJSON
+  --out-format records|ids    whole records (default), or each record's "id"
+                              only (what the benchmark's latency join reads)
   --workspace ID=BASE64KEY    a known workspace (repeatable)
   --workspaces-file FILE      lines "ID KEY"
   --any-workspace BASE64KEY   accept any GUID workspace signed with this key
@@ -64,6 +66,7 @@ struct Flags {
   FaultConfig faults;
   WorkspaceKeys keys;
   std::string out;
+  OutFormat out_format = OutFormat::kRecords;
   std::string port_file;
   int threads = 1;
   uint64_t seed = 0;
@@ -140,6 +143,16 @@ absl::Status ApplyFlag(std::string_view flag, const std::string& value, Flags* f
     return f->keys.AddLines(text);
   }
   if (flag == "--any-workspace") return f->keys.SetAnyWorkspaceKey(value);
+  if (flag == "--out-format") {
+    if (value == "records") {
+      f->out_format = OutFormat::kRecords;
+    } else if (value == "ids") {
+      f->out_format = OutFormat::kIds;
+    } else {
+      return absl::InvalidArgumentError("--out-format records|ids");
+    }
+    return absl::OkStatus();
+  }
   if (flag == "--dcr-client") return AddDcrClient(value, &f->server.dcr);
   if (flag == "--token-fail-rate") return Rate(flag, value, &f->server.dcr.token_fail_rate);
   if (flag == "--token-ttl") {
@@ -223,7 +236,8 @@ int Run(int argc, char** argv) {
     std::cerr << "fake_sentinel: warning: only " << fds
               << " file descriptors; connections beyond that wait in the accept queue\n";
   }
-  absl::StatusOr<std::unique_ptr<RecordWriter>> writer = RecordWriter::Open(flags.out);
+  absl::StatusOr<std::unique_ptr<RecordWriter>> writer =
+      RecordWriter::Open(flags.out, flags.out_format);
   if (!writer.ok()) {
     std::cerr << "fake_sentinel: " << writer.status().message() << "\n";
     return 1;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "checks.h"
+#include "simdjson.h"
 
 namespace outboxd::fake_sentinel {
 namespace {
@@ -21,7 +22,43 @@ std::string LinePrefix(std::string_view log_type, std::string_view workspace,
 }
 constexpr std::string_view kLineEnd = "}\n";
 
+// The end of the JSON string that opens at s[0] (one past its closing
+// quote), or npos.
+size_t StringEnd(std::string_view s) {
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
+
+std::string RecordId(std::string_view record) {
+  // The fast path: what outboxd's records start with when the producer
+  // put the id first.
+  constexpr std::string_view kLead = "{\"id\":";
+  if (record.starts_with(kLead) && record.size() > kLead.size() &&
+      record[kLead.size()] == '"') {
+    const std::string_view rest = record.substr(kLead.size());
+    if (const size_t end = StringEnd(rest); end != std::string_view::npos) {
+      return std::string(rest.substr(0, end));
+    }
+  }
+  thread_local simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(record);
+  simdjson::ondemand::document doc;
+  std::string_view raw;
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc.find_field("id").raw_json_token().get(raw) != simdjson::SUCCESS) {
+    return "null";
+  }
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n')) raw.remove_suffix(1);
+  return std::string(raw);
+}
 
 std::string RecordLine(std::string_view log_type, std::string_view workspace,
                        TimeMs received_at_ms, std::string_view record) {
@@ -29,8 +66,8 @@ std::string RecordLine(std::string_view log_type, std::string_view workspace,
                       ToAbsl(kLineEnd));
 }
 
-absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Open(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Open(const std::string& path,
+                                                                 OutFormat format) {
   std::FILE* file = nullptr;
   if (!path.empty()) {
     file = std::fopen(path.c_str(), "ae");
@@ -39,7 +76,7 @@ absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Open(
           absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
     }
   }
-  return std::unique_ptr<RecordWriter>(new RecordWriter(file));
+  return std::unique_ptr<RecordWriter>(new RecordWriter(file, format));
 }
 
 RecordWriter::~RecordWriter() {
@@ -53,8 +90,17 @@ void RecordWriter::Append(std::string_view log_type, std::string_view workspace,
   if (file_ == nullptr) return;
   const std::string prefix = LinePrefix(log_type, workspace, received_at_ms);
   MutexLock lock(&mu_);
-  for (const std::string& record : records) {
-    buffer_.append(prefix).append(record).append(kLineEnd);
+  if (format_ == OutFormat::kIds) {
+    // {... "received_at_ms":N,"record": becomes {... "received_at_ms":N,"id":
+    const std::string_view head = std::string_view(prefix).substr(
+        0, prefix.size() - std::string_view("\"record\":").size());
+    for (const std::string& record : records) {
+      buffer_.append(head).append("\"id\":").append(RecordId(record)).append(kLineEnd);
+    }
+  } else {
+    for (const std::string& record : records) {
+      buffer_.append(prefix).append(record).append(kLineEnd);
+    }
   }
   if (buffer_.size() >= kFlushBytes) FlushLocked().IgnoreError();
 }

@@ -1,6 +1,10 @@
 // Accepted records as NDJSON, one line per record:
 //   {"log_type":"<Log-Type>","workspace":"<id>","received_at_ms":<ms>,"record":<record>}
-// Buffered; the server calls Flush() at least every 100 ms and at exit.
+// or, with OutFormat::kIds, the record's top-level "id" value instead of the
+// record (null when it has none):
+//   {"log_type":"<Log-Type>","workspace":"<id>","received_at_ms":<ms>,"id":<id>}
+// which is all the benchmark's latency join reads, for a twentieth of the
+// bytes. Buffered; the server calls Flush() at least every 100 ms and at exit.
 #pragma once
 
 #include <cstdio>
@@ -17,15 +21,21 @@
 
 namespace outboxd::fake_sentinel {
 
+enum class OutFormat { kRecords, kIds };
+
 // The NDJSON line for one record (newline included).
 std::string RecordLine(std::string_view log_type, std::string_view workspace,
                        TimeMs received_at_ms, std::string_view record);
+// The raw JSON of the top-level "id" member of a minified record (quotes and
+// escapes as sent), or "null".
+std::string RecordId(std::string_view record);
 
 // Thread-safe.
 class RecordWriter {
  public:
   // Appends to `path`; an empty path discards records.
-  static absl::StatusOr<std::unique_ptr<RecordWriter>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<RecordWriter>> Open(
+      const std::string& path, OutFormat format = OutFormat::kRecords);
   ~RecordWriter();
 
   void Append(std::string_view log_type, std::string_view workspace,
@@ -33,11 +43,12 @@ class RecordWriter {
   absl::Status Flush();
 
  private:
-  explicit RecordWriter(std::FILE* file) : file_(file) {}
+  RecordWriter(std::FILE* file, OutFormat format) : file_(file), format_(format) {}
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Mutex mu_;
   std::FILE* const file_;  // null: discard
+  const OutFormat format_;
   std::string buffer_ ABSL_GUARDED_BY(mu_);
 };
 
