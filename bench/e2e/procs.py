@@ -54,6 +54,21 @@ def cpu_seconds(pid):
     return sum(cpu_times(pid))
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches of the process's live threads."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:",
+                                        "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass  # the thread ended meanwhile
+    return total
+
+
 def memory_kib(pid):
     """{'VmRSS': KiB, 'VmHWM': KiB} of the process."""
     out = {}

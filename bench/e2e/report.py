@@ -20,6 +20,8 @@ ROWS = [
     ("throughput", "cpu_user_us_per_event", "... of which user", "us"),
     ("throughput", "cpu_system_us_per_event", "... of which system (kernel)", "us"),
     ("throughput", "loadgen_cpu_us_per_event", "load generator CPU per event (same cores)", "us"),
+    ("throughput", "context_switches_per_1k_events",
+     "outboxd context switches per 1,000 events (all threads)", ""),
     ("throughput", "peak_rss_mib", "outboxd peak RSS", "MiB"),
     ("throughput", "records_per_post", "records per POST to the sink", ""),
     ("throughput", "ingest_request_ms_p99", "ingest request p99 (202 round trip)", "ms"),
@@ -32,6 +34,8 @@ ROWS = [
     ("verify", "missing_records", "verify: records missing at the sink", ""),
     ("verify", "cpu_us_per_event", "verify: outboxd CPU per event", "us"),
     ("verify", "sink_cpu_us_per_event", "verify: fake_sentinel CPU per event (same cores)", "us"),
+    ("verify", "context_switches_per_1k_events",
+     "verify: outboxd context switches per 1,000 events", ""),
     ("concurrency", "peak_in_flight", "5,000 integrations: peak requests in flight", ""),
     ("concurrency", "sustained_in_flight_median", "5,000 integrations: sustained in flight "
      "(median, mid-run)", ""),

@@ -13,8 +13,9 @@ self-signed certificate, and runs these modes (--modes picks some):
                data dir with one integration pointing there; loadgen pushes
                --events hit records through POST /v1/events; measured until
                the outbox is drained: events/s and MB/s end to end, ingest-
-               acknowledged events/s, outboxd CPU s per million events, peak
-               RSS, records per post. Repeated --runs times.
+               acknowledged events/s, outboxd CPU s per million events, its
+               context switches per 1,000 events, peak RSS, records per
+               post. Repeated --runs times.
   verify       tools/fake_sentinel (HTTPS, every signature verified, every
                record written with received_at_ms) at half the measured
                maximum rate: p50/p99/p999 from each event's 202 to its
@@ -200,8 +201,10 @@ def wait_drained(ob, integration_id, timeout):
     procs.wait_for(drained, timeout, "the outbox to drain", interval=0.1)
 
 
-def summarize_delivery(ob, events, cpu0, seconds_e2e, lg):
-    """cpu0: procs.cpu_times(ob.pid) when the clock started."""
+def summarize_delivery(ob, events, cpu0, seconds_e2e, lg, switches0=None):
+    """cpu0: procs.cpu_times(ob.pid) when the clock started; switches0:
+    procs.context_switches(ob.pid) then."""
+    switches = procs.context_switches(ob.pid) - switches0 if switches0 is not None else None
     m = ob.metrics()
     requests = m.get('outboxd_requests_total{class="2xx"}', 0)
     delivered = m.get('outboxd_deliveries_total{outcome="delivered"}', 0)
@@ -222,6 +225,9 @@ def summarize_delivery(ob, events, cpu0, seconds_e2e, lg):
         "cpu_user_us_per_event": round(user / events * 1e6, 2),
         "cpu_system_us_per_event": round(system / events * 1e6, 2),
         "loadgen_cpu_us_per_event": round(lg["cpu_s"] / events * 1e6, 2),
+        # Every thread's wake-ups and preemptions: each costs several µs here.
+        "context_switches_per_1k_events": (round(switches / events * 1000, 1)
+                                           if switches is not None else None),
         "peak_rss_mib": round(mem["VmHWM"] / 1024, 1),
         "requests_2xx": int(requests),
         "delivered": int(delivered),
@@ -253,12 +259,13 @@ def throughput_run(ctx, i):
         if a.profile == "perf":
             perf = procs.PerfRecord(ob.pid, os.path.join(work, "perf.data"))
         cpu0, ng0 = procs.cpu_times(ob.pid), nginx.status()["requests"]
+        switches0 = procs.context_switches(ob.pid)
         ngcpu0 = nginx.cpu_seconds()
         t0 = time.monotonic()
         lg = procs.run_loadgen(ctx.loadgen, ob.port, a.events, a.batch, a.connections, work,
                                rate=a.throughput_rate, id_prefix=f"t{i}")
         wait_drained(ob, iid, timeout=600)
-        r = summarize_delivery(ob, a.events, cpu0, time.monotonic() - t0, lg)
+        r = summarize_delivery(ob, a.events, cpu0, time.monotonic() - t0, lg, switches0)
         if a.throughput_rate:
             r["offered_rate"] = a.throughput_rate
         r["loadavg_before"] = load
@@ -336,6 +343,7 @@ def verify_run(ctx, i, rate):
         iid = ob.create_integration(procs.sentinel_integration(
             1, guid, procs.BENCH_KEY, f"https://127.0.0.1:{fs.port}", "bench"))
         cpu0 = procs.cpu_times(ob.pid)
+        switches0 = procs.context_switches(ob.pid)
         sink_cpu0 = procs.cpu_seconds(fs.proc.pid)
         acks = os.path.join(work, "acks.txt")
         prefix = f"v{i}"
@@ -343,7 +351,8 @@ def verify_run(ctx, i, rate):
         lg = procs.run_loadgen(ctx.loadgen, ob.port, a.verify_events, a.batch, a.connections,
                                work, rate=rate, id_prefix=prefix, acks=acks)
         wait_drained(ob, iid, timeout=600)
-        r = summarize_delivery(ob, a.verify_events, cpu0, time.monotonic() - t0, lg)
+        r = summarize_delivery(ob, a.verify_events, cpu0, time.monotonic() - t0, lg,
+                               switches0)
         r["loadavg_before"] = load
         r["target_rate"] = rate
         sink = fs.stats()
