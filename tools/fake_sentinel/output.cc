@@ -13,12 +13,13 @@ namespace {
 // Above this much buffered output, Append writes at once.
 constexpr size_t kFlushBytes = 1 << 20;
 
-// A line is LinePrefix(...), the record, kLineEnd.
+// A line is LinePrefix(...), the record (member "record") or its id (member
+// "id"), kLineEnd.
 std::string LinePrefix(std::string_view log_type, std::string_view workspace,
-                       TimeMs received_at_ms) {
-  return absl::StrCat("{\"log_type\":", JsonQuote(log_type),
-                      ",\"workspace\":", JsonQuote(workspace),
-                      ",\"received_at_ms\":", received_at_ms, ",\"record\":");
+                       TimeMs received_at_ms, std::string_view member) {
+  return absl::StrCat(
+      "{\"log_type\":", JsonQuote(log_type), ",\"workspace\":", JsonQuote(workspace),
+      ",\"received_at_ms\":", received_at_ms, ",\"", ToAbsl(member), "\":");
 }
 constexpr std::string_view kLineEnd = "}\n";
 
@@ -62,8 +63,8 @@ std::string RecordId(std::string_view record) {
 
 std::string RecordLine(std::string_view log_type, std::string_view workspace,
                        TimeMs received_at_ms, std::string_view record) {
-  return absl::StrCat(LinePrefix(log_type, workspace, received_at_ms), ToAbsl(record),
-                      ToAbsl(kLineEnd));
+  return absl::StrCat(LinePrefix(log_type, workspace, received_at_ms, "record"),
+                      ToAbsl(record), ToAbsl(kLineEnd));
 }
 
 absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Open(const std::string& path,
@@ -88,14 +89,13 @@ void RecordWriter::Append(std::string_view log_type, std::string_view workspace,
                           TimeMs received_at_ms,
                           const std::vector<std::string>& records) {
   if (file_ == nullptr) return;
-  const std::string prefix = LinePrefix(log_type, workspace, received_at_ms);
+  const bool ids = format_ == OutFormat::kIds;
+  const std::string prefix =
+      LinePrefix(log_type, workspace, received_at_ms, ids ? "id" : "record");
   MutexLock lock(&mu_);
-  if (format_ == OutFormat::kIds) {
-    // {... "received_at_ms":N,"record": becomes {... "received_at_ms":N,"id":
-    const std::string_view head = std::string_view(prefix).substr(
-        0, prefix.size() - std::string_view("\"record\":").size());
+  if (ids) {
     for (const std::string& record : records) {
-      buffer_.append(head).append("\"id\":").append(RecordId(record)).append(kLineEnd);
+      buffer_.append(prefix).append(RecordId(record)).append(kLineEnd);
     }
   } else {
     for (const std::string& record : records) {
