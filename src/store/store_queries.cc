@@ -229,9 +229,14 @@ absl::Status OutboxStore::SyncDeferred() {
   // A synced write of a WAL-only record (no key in any column family), not
   // DB::SyncWAL: after a failed WAL append (disk full) Debian's librocksdb
   // aborts in SyncWAL on an assertion, while a write just returns the error.
+  // no_slowdown: during a write stall the caller (the housekeeping thread,
+  // which also refreshes the disk quota) gets an error to retry next time
+  // instead of waiting for the stall to end.
+  rocksdb::WriteOptions options = core.write_options;
+  options.no_slowdown = true;
   rocksdb::WriteBatch marker;
   rocksdb::Status s = marker.PutLogData("sync deferred");
-  if (s.ok()) s = core.db->db()->Write(core.write_options, &marker);
+  if (s.ok()) s = core.db->db()->Write(options, &marker);
   if (!s.ok()) {
     core.deferred_unsynced.store(true, std::memory_order_release);
     return ToStatus(s, "sync deferred writes");
