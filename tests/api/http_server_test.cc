@@ -46,6 +46,7 @@ class HttpServerTest : public ::testing::Test {
                                          HandlerOptions{kIngest, kAdmin, false, {}});
     HttpServerOptions options;
     options.max_body_bytes = max_body_;
+    options.read_timeout = read_timeout_;
     options.io_threads = 2;
     absl::StatusOr<std::unique_ptr<HttpServer>> server =
         HttpServer::Start(options, handler_.get());
@@ -66,6 +67,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   uint64_t max_body_ = kMaxBody;
+  std::chrono::milliseconds read_timeout_{30'000};
   FakeService service_;
   FakeClock clock_;
   std::unique_ptr<WorkerPool> pool_;
@@ -367,6 +369,23 @@ TEST_F(HttpServerLargeBodyTest, BodyCutShortIsDroppedAndTheConnectionClosed) {
 
   TestClient next(server_->port());
   EXPECT_EQ(Post(next, "/v1/events", Hits(0, 100)).status, 202);
+}
+
+// A sender that stops mid-body is cut off by the read timeout, not held
+// open, and nothing of its request reaches the service.
+class HttpServerStalledBodyTest : public HttpServerLargeBodyTest {
+ protected:
+  HttpServerStalledBodyTest() { read_timeout_ = std::chrono::milliseconds(300); }
+};
+
+TEST_F(HttpServerStalledBodyTest, StalledLargeBodyTimesOut) {
+  const std::string body = Hits(0, 5'000);
+  TestClient client(server_->port());
+  ASSERT_TRUE(client.WriteRaw(Head(body.size()) + body.substr(0, body.size() / 2)));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.ServerClosed());  // within the client's 10 s
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_TRUE(service_.events().empty());
 }
 
 TEST_F(HttpServerLargeBodyTest, BodyOverTheLimitIs413BeforeItIsRead) {
