@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "output.h"
+#include "simdjson.h"
 #include "stats.h"
 
 namespace outboxd::fake_sentinel {
@@ -470,13 +471,26 @@ TEST(OutputTest, AppendWritesOneLinePerRecord) {
   std::remove(path.c_str());
 }
 
-TEST(OutputTest, RecordIdIsTheRawIdValue) {
-  EXPECT_EQ(RecordId(R"({"id":"e1","a":1})"), R"("e1")");
-  EXPECT_EQ(RecordId(R"({"id":"e\"1\\","a":1})"), R"("e\"1\\")");       // escapes as sent
-  EXPECT_EQ(RecordId(R"({"a":{"id":"inner"},"id":"e2"})"), R"("e2")");  // not first
-  EXPECT_EQ(RecordId(R"({"a":1,"id":17})"), "17");
-  EXPECT_EQ(RecordId(R"({"a":{"id":"inner"}})"), "null");
-  EXPECT_EQ(RecordId(R"({"id":"unterminated)"), "null");
+TEST(RecordsToKeepTest, IdsAreTheTopLevelIdOfEachRecord) {
+  const std::string text =
+      R"([{"id":"e1","a":1}, {"id":"e\"1\\"}, {"a":{"id":"inner"},"id":"e2"},)"
+      R"( {"a":1,"id":17}, {"a":{"id":"inner"}}, {"id":{"k" : [1, 2]}}])";
+  simdjson::dom::parser parser;
+  simdjson::dom::array array;
+  ASSERT_EQ(parser.parse(text).get_array().get(array), simdjson::SUCCESS);
+  EXPECT_THAT(
+      RecordsToKeep(text, array, OutFormat::kIds),
+      ElementsAre(R"("e1")", R"("e\"1\\")", R"("e2")", "17", "null", R"({"k":[1,2]})"));
+  EXPECT_THAT(RecordsToKeep(text, array, OutFormat::kRecords),
+              ElementsAre(R"({"id":"e1","a":1})", R"({"id":"e\"1\\"})",
+                          R"({"a":{"id":"inner"},"id":"e2"})", R"({"a":1,"id":17})",
+                          R"({"a":{"id":"inner"}})", R"({"id":{"k":[1,2]}})"));
+}
+
+TEST_F(CheckLogsRequestTest, KeepsIdsWhenAsked) {
+  Verdict v = CheckLogsRequest(Good(), keys_, kDateMs, OutFormat::kIds);
+  EXPECT_TRUE(v.ok()) << v.error << ": " << v.message;
+  EXPECT_THAT(v.records, ElementsAre(R"("e1")", R"("e2")"));
 }
 
 TEST(OutputTest, IdsFormatWritesOneIdLinePerRecord) {
@@ -486,7 +500,7 @@ TEST(OutputTest, IdsFormatWritesOneIdLinePerRecord) {
     absl::StatusOr<std::unique_ptr<RecordWriter>> writer =
         RecordWriter::Open(path, OutFormat::kIds);
     ASSERT_TRUE(writer.ok()) << writer.status();
-    (*writer)->Append("new_hits", kWorkspace, 17, {R"({"id":"e1","x":2})", R"({"x":1})"});
+    (*writer)->Append("new_hits", kWorkspace, 17, {R"("e1")", "null"});
     ASSERT_TRUE((*writer)->Flush().ok());
   }
   std::ifstream in(path);

@@ -108,8 +108,16 @@ size_t StringEnd(std::string_view text, size_t open) {
   return std::string_view::npos;
 }
 
+// Bytes outside strings that SplitJsonArray acts on: quotes, brackets,
+// commas and whitespace. Everything else (digits, letters, ':') is copied.
+constexpr std::array<bool, 256> kSplitStops = [] {
+  std::array<bool, 256> stops{};
+  for (unsigned char c : std::string_view("\"{}[], \t\n\r")) stops[c] = true;
+  return stops;
+}();
+
 // Parses the body; on success fills `records`.
-std::optional<Verdict> CheckBody(std::string_view body,
+std::optional<Verdict> CheckBody(std::string_view body, OutFormat keep,
                                  std::vector<std::string>* records) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -133,7 +141,7 @@ std::optional<Verdict> CheckBody(std::string_view body,
     }
     ++index;
   }
-  *records = MinifiedElements(body, array);
+  *records = RecordsToKeep(body, array, keep);
   return std::nullopt;
 }
 
@@ -251,19 +259,22 @@ bool IsValidLogType(std::string_view log_type) {
 }
 
 bool SplitJsonArray(std::string_view text, std::vector<std::string>* elements) {
+  const size_t n = text.size();
   size_t i = 0;
   auto skip_space = [&] {
-    while (i < text.size() && IsJsonSpace(text[i])) ++i;
+    while (i < n && IsJsonSpace(text[i])) ++i;
   };
   skip_space();
-  if (i == text.size() || text[i] != '[') return false;
+  if (i == n || text[i] != '[') return false;
   ++i;
   skip_space();
-  if (i < text.size() && text[i] == ']') return true;
+  if (i < n && text[i] == ']') return true;
   std::string element;
   size_t run = i;  // where the bytes not yet copied into `element` start
   int depth = 0;   // of the element being read
-  while (i < text.size()) {
+  while (i < n) {
+    while (i < n && !kSplitStops[static_cast<unsigned char>(text[i])]) ++i;
+    if (i == n) break;
     const char c = text[i];
     if (c == '"') {
       i = StringEnd(text, i);
@@ -337,6 +348,26 @@ std::string JsonQuote(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> RecordsToKeep(std::string_view array_text,
+                                       const simdjson::dom::array& array,
+                                       OutFormat keep) {
+  if (keep == OutFormat::kRecords) return MinifiedElements(array_text, array);
+  std::vector<std::string> ids;
+  ids.reserve(array.size());
+  for (simdjson::dom::element record : array) {
+    simdjson::dom::element id;
+    std::string_view text;
+    if (record["id"].get(id) != simdjson::SUCCESS) {
+      ids.emplace_back("null");
+    } else if (id.get_string().get(text) == simdjson::SUCCESS) {
+      ids.push_back(JsonQuote(text));
+    } else {
+      ids.push_back(simdjson::minify(id));
+    }
+  }
+  return ids;
+}
+
 std::string ErrorBody(std::string_view code, std::string_view message) {
   return absl::StrCat("{\"Error\":", JsonQuote(code), ",\"Message\":", JsonQuote(message),
                       "}");
@@ -403,7 +434,7 @@ std::optional<std::string_view> QueryParam(std::string_view target,
 }
 
 Verdict CheckLogsRequest(const LogsRequest& request, const WorkspaceKeys& keys,
-                         TimeMs now_ms) {
+                         TimeMs now_ms, OutFormat keep) {
   if (request.method != "POST") {
     return Reject(405, "MethodNotAllowed", "the Data Collector API takes POST only");
   }
@@ -428,7 +459,7 @@ Verdict CheckLogsRequest(const LogsRequest& request, const WorkspaceKeys& keys,
     return Reject(413, "RequestEntityTooLarge", "the body is larger than 30 MB");
   }
   Verdict verdict;
-  if (auto bad = CheckBody(request.body, &verdict.records)) return *bad;
+  if (auto bad = CheckBody(request.body, keep, &verdict.records)) return *bad;
   verdict.workspace = std::move(workspace);
   verdict.log_type = std::string(request.log_type);
   return verdict;

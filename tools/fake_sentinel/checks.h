@@ -28,6 +28,9 @@ class array;
 
 namespace outboxd::fake_sentinel {
 
+// What the out file keeps of each accepted record (--out-format).
+enum class OutFormat { kRecords, kIds };
+
 inline constexpr std::string_view kLogsPath = "/api/logs";
 inline constexpr std::string_view kApiVersion = "2016-04-01";
 inline constexpr TimeMs kMaxClockSkewMs = 15 * kMinuteMs;
@@ -66,6 +69,13 @@ bool SplitJsonArray(std::string_view array_text, std::vector<std::string>* eleme
 // disagree with the parse.
 std::vector<std::string> MinifiedElements(std::string_view array_text,
                                           const simdjson::dom::array& array);
+// Per element of `array` (simdjson's parse of `array_text`), what the out
+// file keeps: with kRecords the element minified (MinifiedElements); with
+// kIds the JSON of its top-level "id" member, or null. The ids are read from
+// the parse, not the text: a string id comes back quoted by JsonQuote (its
+// escapes canonical), and no record is split out or copied.
+std::vector<std::string> RecordsToKeep(std::string_view array_text,
+                                       const simdjson::dom::array& array, OutFormat keep);
 // {"Error":"<code>","Message":"<message>"}
 std::string ErrorBody(std::string_view code, std::string_view message);
 
@@ -104,7 +114,8 @@ struct Verdict {
   std::string message;
   std::string workspace;
   std::string log_type;
-  std::vector<std::string> records;  // each accepted record, minified JSON
+  // Per accepted record, what the out file keeps (RecordsToKeep).
+  std::vector<std::string> records;
 
   bool ok() const { return status == 200; }
   // The answer body: empty on success, ErrorBody otherwise.
@@ -120,7 +131,8 @@ std::string_view TargetPath(std::string_view target);
 // workspace, x-ms-date (present, RFC 1123, within 15 minutes of `now_ms`),
 // signature, Content-Type, Log-Type, body size, JSON array of objects. A
 // record with "reject": true fails the whole request (InvalidDataFormat).
+// The verdict's records are what `keep` asks for.
 Verdict CheckLogsRequest(const LogsRequest& request, const WorkspaceKeys& keys,
-                         TimeMs now_ms);
+                         TimeMs now_ms, OutFormat keep = OutFormat::kRecords);
 
 }  // namespace outboxd::fake_sentinel

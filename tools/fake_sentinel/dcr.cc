@@ -46,8 +46,10 @@ std::optional<TimeMs> ParseTimeField(std::string_view text) {
   return absl::ToUnixMillis(t);
 }
 
-// The records of a JSON array of objects, minified, and their time span.
-DcrAnswer ReadRecords(std::string_view json, std::string_view time_field) {
+// The records of a JSON array of objects (what `keep` asks for of each),
+// and their time span.
+DcrAnswer ReadRecords(std::string_view json, std::string_view time_field,
+                      OutFormat keep) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::dom::array array;
@@ -69,7 +71,7 @@ DcrAnswer ReadRecords(std::string_view json, std::string_view time_field) {
       }
     }
   }
-  answer.records = MinifiedElements(json, array);
+  answer.records = RecordsToKeep(json, array, keep);
   if (earliest && *latest - *earliest > kDcrMaxSpanMs) {
     return DcrError(400, "RecordsTimeRangeIsMoreThan30Minutes",
                     "the records of one call must lie within 30 minutes");
@@ -248,7 +250,8 @@ DcrAnswer DcrService::CheckToken(std::string_view authorization, TimeMs now) con
   return DcrAnswer{};
 }
 
-DcrAnswer DcrService::Ingest(const DcrRequest& request, TimeMs now) const {
+DcrAnswer DcrService::Ingest(const DcrRequest& request, TimeMs now,
+                             OutFormat keep) const {
   if (request.method != "POST") return DcrError(405, "MethodNotAllowed", "use POST");
   if (QueryParam(request.target, "api-version") != kDcrApiVersion) {
     return DcrError(400, "InvalidApiVersion", "api-version must be 2023-01-01");
@@ -274,7 +277,7 @@ DcrAnswer DcrService::Ingest(const DcrRequest& request, TimeMs now) const {
   if (!absl::StartsWithIgnoreCase(ToAbsl(request.content_type), "application/json")) {
     return DcrError(415, "UnsupportedMediaType", "Content-Type must be application/json");
   }
-  DcrAnswer answer = ReadRecords(json, config_.time_field);
+  DcrAnswer answer = ReadRecords(json, config_.time_field, keep);
   if (!answer.ok()) return answer;
   const std::vector<absl::string_view> parts =
       absl::StrSplit(ToAbsl(TargetPath(request.target)), '/');

@@ -27,8 +27,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "outboxd/mutex.h"
+#include "checks.h"
 #include "outboxd/clock.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd::fake_sentinel {
 
@@ -64,7 +65,7 @@ struct DcrAnswer {
   std::string body;     // the answer body ("" for 204)
   std::string rule;     // the DCR immutable ID
   std::string stream;
-  std::vector<std::string> records;  // accepted records, minified JSON
+  std::vector<std::string> records;  // per accepted record, RecordsToKeep
 
   bool ok() const { return status >= 200 && status < 300; }
 };
@@ -101,8 +102,10 @@ class DcrService {
   // The ingestion endpoint, checks in Azure's order: method, api-version,
   // bearer token (issued here, unexpired), Content-Encoding (gzip or none),
   // size (<= 1 MB as sent and decompressed), Content-Type, a JSON array of
-  // objects, time range of the records' time field (<= 30 minutes).
-  DcrAnswer Ingest(const DcrRequest& request, TimeMs now) const;
+  // objects, time range of the records' time field (<= 30 minutes). The
+  // answer's records are what `keep` asks for.
+  DcrAnswer Ingest(const DcrRequest& request, TimeMs now,
+                   OutFormat keep = OutFormat::kRecords) const;
 
   uint64_t tokens_issued() const;
 

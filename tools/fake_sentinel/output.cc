@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "checks.h"
-#include "simdjson.h"
 
 namespace outboxd::fake_sentinel {
 namespace {
@@ -23,43 +22,7 @@ std::string LinePrefix(std::string_view log_type, std::string_view workspace,
 }
 constexpr std::string_view kLineEnd = "}\n";
 
-// The end of the JSON string that opens at s[0] (one past its closing
-// quote), or npos.
-size_t StringEnd(std::string_view s) {
-  for (size_t i = 1; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
 }  // namespace
-
-std::string RecordId(std::string_view record) {
-  // The fast path: what outboxd's records start with when the producer
-  // put the id first.
-  constexpr std::string_view kLead = "{\"id\":";
-  if (record.starts_with(kLead) && record.size() > kLead.size() &&
-      record[kLead.size()] == '"') {
-    const std::string_view rest = record.substr(kLead.size());
-    if (const size_t end = StringEnd(rest); end != std::string_view::npos) {
-      return std::string(rest.substr(0, end));
-    }
-  }
-  thread_local simdjson::ondemand::parser parser;
-  const simdjson::padded_string padded(record);
-  simdjson::ondemand::document doc;
-  std::string_view raw;
-  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
-      doc.find_field("id").raw_json_token().get(raw) != simdjson::SUCCESS) {
-    return "null";
-  }
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n')) raw.remove_suffix(1);
-  return std::string(raw);
-}
 
 std::string RecordLine(std::string_view log_type, std::string_view workspace,
                        TimeMs received_at_ms, std::string_view record) {
@@ -93,14 +56,8 @@ void RecordWriter::Append(std::string_view log_type, std::string_view workspace,
   const std::string prefix =
       LinePrefix(log_type, workspace, received_at_ms, ids ? "id" : "record");
   MutexLock lock(&mu_);
-  if (ids) {
-    for (const std::string& record : records) {
-      buffer_.append(prefix).append(RecordId(record)).append(kLineEnd);
-    }
-  } else {
-    for (const std::string& record : records) {
-      buffer_.append(prefix).append(record).append(kLineEnd);
-    }
+  for (const std::string& record : records) {
+    buffer_.append(prefix).append(record).append(kLineEnd);
   }
   if (buffer_.size() >= kFlushBytes) FlushLocked().IgnoreError();
 }

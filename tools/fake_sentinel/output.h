@@ -1,7 +1,7 @@
 // Accepted records as NDJSON, one line per record:
 //   {"log_type":"<Log-Type>","workspace":"<id>","received_at_ms":<ms>,"record":<record>}
 // or, with OutFormat::kIds, the record's top-level "id" value instead of the
-// record (null when it has none):
+// record (null when it has none; RecordsToKeep reads it):
 //   {"log_type":"<Log-Type>","workspace":"<id>","received_at_ms":<ms>,"id":<id>}
 // which is all the benchmark's latency join reads, for a twentieth of the
 // bytes. Buffered; the server calls Flush() at least every 100 ms and at exit.
@@ -16,19 +16,15 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "outboxd/mutex.h"
+#include "checks.h"
 #include "outboxd/clock.h"
+#include "outboxd/mutex.h"
 
 namespace outboxd::fake_sentinel {
-
-enum class OutFormat { kRecords, kIds };
 
 // The NDJSON line for one record (newline included).
 std::string RecordLine(std::string_view log_type, std::string_view workspace,
                        TimeMs received_at_ms, std::string_view record);
-// The raw JSON of the top-level "id" member of a minified record (quotes and
-// escapes as sent), or "null".
-std::string RecordId(std::string_view record);
 
 // Thread-safe.
 class RecordWriter {
@@ -38,8 +34,10 @@ class RecordWriter {
       const std::string& path, OutFormat format = OutFormat::kRecords);
   ~RecordWriter();
 
+  // `records` as RecordsToKeep made them for format(): whole records, or ids.
   void Append(std::string_view log_type, std::string_view workspace,
               TimeMs received_at_ms, const std::vector<std::string>& records);
+  OutFormat format() const { return format_; }
   absl::Status Flush();
 
  private:

@@ -247,7 +247,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     const TimeMs now = state_->clock->NowMs();
     if (dcr) return AnswerDcr(now);
-    Verdict verdict = CheckLogsRequest(View(request_), state_->keys, now);
+    Verdict verdict =
+        CheckLogsRequest(View(request_), state_->keys, now, state_->writer->format());
     if (verdict.ok()) {
       state_->writer->Append(verdict.log_type, verdict.workspace, now, verdict.records);
       state_->stats.RecordsAccepted(verdict.records.size());
@@ -264,7 +265,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // The Logs Ingestion API: records go to the out file with the stream as
   // their log type and the rule as their workspace.
   void AnswerDcr(TimeMs now) {
-    DcrAnswer answer = state_->dcr.Ingest(DcrView(request_), now);
+    DcrAnswer answer =
+        state_->dcr.Ingest(DcrView(request_), now, state_->writer->format());
     if (answer.ok()) {
       state_->writer->Append(answer.stream, answer.rule, now, answer.records);
       state_->stats.RecordsAccepted(answer.records.size());
