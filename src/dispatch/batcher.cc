@@ -17,8 +17,15 @@ BatchLimits EffectiveLimits(const DestinationLimits& destination, const BatchLim
   return out;
 }
 
+Batcher::Queue& Batcher::QueueOf(const std::string& log_type) {
+  if (last_ == queues_.end() || last_->first != log_type) {
+    last_ = queues_.try_emplace(log_type).first;
+  }
+  return last_->second;
+}
+
 void Batcher::Add(Delivery delivery) {
-  Queue& q = queues_[delivery.log_type];
+  Queue& q = QueueOf(delivery.log_type);
   q.bytes += delivery.event.size();
   bytes_ += delivery.event.size();
   ++count_;
@@ -77,6 +84,7 @@ std::vector<Delivery> Batcher::Next(TimeMs now, bool flush, std::vector<Delivery
   for (auto it = queues_.begin(); it != queues_.end();) {
     Queue& q = it->second;
     if (q.items.empty()) {
+      if (it == last_) last_ = queues_.end();
       it = queues_.erase(it);
       continue;
     }
@@ -120,6 +128,7 @@ std::vector<Delivery> Batcher::Drain() {
     for (Delivery& d : q.items) out.push_back(std::move(d));
   front_.clear();
   queues_.clear();
+  last_ = queues_.end();
   count_ = 0;
   bytes_ = 0;
   return out;

@@ -37,6 +37,9 @@ BatchLimits EffectiveLimits(const DestinationLimits& destination, const BatchLim
 class Batcher {
  public:
   explicit Batcher(BatchLimits limits) : limits_(limits) {}
+  // Not copied or moved: last_ points into queues_.
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
 
   void set_limits(BatchLimits limits) { limits_ = limits; }
   const BatchLimits& limits() const { return limits_; }
@@ -69,10 +72,14 @@ class Batcher {
     uint64_t bytes = 0;  // event bytes queued
   };
   std::vector<Delivery> Take(Queue& q, size_t n, uint64_t bytes);
+  // The queue of `log_type`, created if new. Deliveries come in runs of one
+  // log type: the last queue found is tried first, before the map.
+  Queue& QueueOf(const std::string& log_type);
 
   BatchLimits limits_;
   std::deque<std::vector<Delivery>> front_;
   std::map<std::string, Queue> queues_;  // by log type
+  std::map<std::string, Queue>::iterator last_ = queues_.end();  // QueueOf's
   size_t count_ = 0;
   uint64_t bytes_ = 0;
 };

@@ -121,6 +121,34 @@ TEST(BatcherTest, EffectiveLimitsTakeTheDestinationsTimeSpan) {
   EXPECT_EQ(out.time_field, "occurred_at");
 }
 
+// Add tries the last log type's queue first: runs of one type, switches
+// between types, and a type whose emptied queue was dropped (by Next or
+// Drain) must each land in their own queue.
+TEST(BatcherTest, InterleavedLogTypesKeepTheirOwnBatches) {
+  Batcher b(Limits(1000, 100, 0));
+  std::vector<Delivery> oversized;
+  for (uint64_t seq : {1, 2, 3}) b.Add(D(seq, 0, "a"));
+  b.Add(D(4, 0, "b"));
+  b.Add(D(5, 0, "a"));
+  b.Add(D(6, 0, "b"));
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{1, 2, 3, 5}));
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{4, 6}));
+  // Both queues are empty now; the next Next drops them.
+  EXPECT_TRUE(b.Next(0, false, &oversized).empty());
+  b.Add(D(7, 0, "b"));
+  b.Add(D(8, 0, "b"));
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{7, 8}));
+  b.Add(D(9, 0, "a"));
+  EXPECT_EQ(b.Drain().size(), 1u);
+  b.Add(D(10, 0, "a"));
+  b.Add(D(11, 0, "c"));
+  b.Add(D(12, 0, "a"));
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{10, 12}));
+  EXPECT_EQ(Seqs(b.Next(0, false, &oversized)), (std::vector<uint64_t>{11}));
+  EXPECT_TRUE(oversized.empty());
+  EXPECT_TRUE(b.empty());
+}
+
 TEST(BatcherTest, DrainReturnsEverything) {
   Batcher b(Limits(1000, 100, 1000));
   b.Add(D(1, 0));
