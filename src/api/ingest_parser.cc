@@ -1,5 +1,7 @@
 #include "api/ingest_parser.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -98,6 +100,12 @@ class EventParser {
                                         unsigned* seen);
   std::optional<std::string> ReadField(KnownKey key, dom::element value,
                                        ParsedEvent* event);
+  // Whether `text`, which parser_ just parsed, has no whitespace outside its
+  // strings, so that minifying would copy it unchanged. Every run of such
+  // whitespace is followed by a token (or ends the text), and simdjson's
+  // stage 1 indexed the first byte of every token: a byte before an indexed
+  // position that is whitespace gives one away.
+  bool IsCompact(std::string_view text) const;
 
   const IngestLimits& limits_;
   const char* readable_end_;
@@ -144,6 +152,29 @@ std::optional<IngestError> EventParser::ParseDocument(std::string_view text, int
   return std::nullopt;
 }
 
+// JSON's four whitespace bytes.
+constexpr std::array<uint8_t, 256> kJsonSpace = [] {
+  std::array<uint8_t, 256> space{};
+  for (unsigned char c : {' ', '\t', '\n', '\r'}) space[c] = 1;
+  return space;
+}();
+
+bool EventParser::IsCompact(std::string_view text) const {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  if (text.empty() || kJsonSpace[byte(0)] || kJsonSpace[byte(text.size() - 1)])
+    return false;
+  // Whitespace before the first token is text[0], checked above. The
+  // indexes rise and lie within the text; min() keeps a read inside it
+  // should a future simdjson say otherwise.
+  const simdjson::internal::dom_parser_implementation& stage1 = *parser_.implementation;
+  const uint32_t* index = stage1.structural_indexes.get();
+  uint8_t found = 0;
+  for (uint32_t i = 1; i < stage1.n_structural_indexes; ++i) {
+    found |= kJsonSpace[byte(std::min<size_t>(index[i], text.size()) - 1)];
+  }
+  return found == 0;
+}
+
 std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
                                               std::vector<ParsedEvent>* out) {
   dom::element root;
@@ -167,10 +198,13 @@ std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
   // Whitespace-only minification of JSON simdjson just validated: numbers,
   // escapes and key order stay exactly as the producer sent them.
   size_t raw_len = 0;
-  if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()), text.size(),
-                            reinterpret_cast<uint8_t*>(out_),
-                            raw_len) != simdjson::SUCCESS ||
-      raw_len > text.size()) {
+  if (IsCompact(text)) {
+    std::memcpy(out_, text.data(), text.size());
+    raw_len = text.size();
+  } else if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()),
+                                   text.size(), reinterpret_cast<uint8_t*>(out_),
+                                   raw_len) != simdjson::SUCCESS ||
+             raw_len > text.size()) {
     return LineError(line, "invalid JSON");
   }
   event.raw = std::string_view(out_, raw_len);

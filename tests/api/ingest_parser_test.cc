@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -68,6 +69,46 @@ TEST(IngestParserTest, ParsesNdjsonWithBlankAndCrlfLines) {
   EXPECT_EQ(b.raw,
             R"({"id":"b","company_id":18446744073709551615,"event_type":"vulnerability",)"
             R"("risk":"medium","occurred_at":"2024-05-01T14:30:00+02:30","n":1.0e2})");
+}
+
+// A compact event is stored as sent; one with whitespace between any two
+// tokens is minified. Whitespace goes in at every place outside the strings
+// of a compact event in turn (the parser skips minifying an event whose
+// tokens all follow each other directly, so each place must give it away).
+TEST(IngestParserTest, WhitespaceAnywhereBetweenTokensIsRemoved) {
+  const std::string compact =
+      Hit("a", R"(,"x":[1,{"y":null,"z":[]}],"s":"a b\" {\\","t":true,"n":-1.5e3)");
+  IngestParseResult same = ParseEvents(compact, BodyFormat::kNdjson);
+  ASSERT_TRUE(same.ok()) << same.error->message;
+  ASSERT_EQ(same.events.size(), 1u);
+  EXPECT_EQ(same.events[0].raw, compact);
+  bool in_string = false;
+  int checked = 0;
+  for (size_t at = 1; at < compact.size(); ++at) {
+    const char before = compact[at - 1];
+    if (in_string) {
+      if (before == '\\') {
+        ++at;  // the escaped byte
+        continue;
+      }
+      if (before == '"') in_string = false;
+    } else if (before == '"') {
+      in_string = true;
+    }
+    if (in_string) continue;
+    auto atom = [](char c) { return absl::ascii_isalnum(c) || c == '.' || c == '-'; };
+    if (atom(before) && atom(compact[at])) continue;  // inside null, true, -1.5e3
+    for (const char* space : {" ", "\t", "\r", " \t "}) {
+      const std::string spaced =
+          absl::StrCat(compact.substr(0, at), space, compact.substr(at));
+      IngestParseResult r = ParseEvents(spaced, BodyFormat::kNdjson);
+      ASSERT_TRUE(r.ok()) << spaced << ": " << r.error->message;
+      ASSERT_EQ(r.events.size(), 1u);
+      EXPECT_EQ(r.events[0].raw, compact) << spaced;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 4 * 40);  // every gap between the ~50 tokens
 }
 
 TEST(IngestParserTest, ParsesJsonArray) {
