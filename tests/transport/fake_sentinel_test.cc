@@ -27,6 +27,7 @@ using ::outboxd::testing::Fetch;
 using ::outboxd::testing::JsonInt;
 using ::outboxd::testing::SignedPost;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 class FakeSentinelTest : public ::testing::Test {
@@ -136,6 +137,20 @@ TEST_F(FakeSentinelTest, PortFileAndCleanExitFlushRecords) {
   std::vector<std::string> lines = fake->WaitForRecords(1, std::chrono::milliseconds(0));
   ASSERT_THAT(lines, SizeIs(1));
   EXPECT_THAT(lines[0], HasSubstr(R"("record":{"last":true})"));
+}
+
+// --out-format ids: each accepted record's line carries its id, not the
+// record; a record without one gets null.
+TEST_F(FakeSentinelTest, OutFormatIdsWritesEachRecordsId) {
+  auto fake = StartFake({"--out-format", "ids"});
+  ASSERT_NE(fake, nullptr);
+  EXPECT_EQ(Send(SignedPost(fake->LogsUrl(), R"([{"id":"e1","x":1}, {"x":2}])")).status,
+            200);
+  std::vector<std::string> lines = fake->WaitForRecords(2);
+  ASSERT_THAT(lines, SizeIs(2));
+  EXPECT_THAT(lines[0], HasSubstr(R"(,"id":"e1"})"));
+  EXPECT_THAT(lines[1], HasSubstr(R"(,"id":null})"));
+  for (const std::string& line : lines) EXPECT_THAT(line, Not(HasSubstr("record")));
 }
 
 TEST_F(FakeSentinelTest, FailWindowFailsOnlyInsideIt) {
