@@ -71,11 +71,11 @@ DcrAnswer ReadRecords(std::string_view json, std::string_view time_field,
       }
     }
   }
-  answer.records = RecordsToKeep(json, array, keep);
   if (earliest && *latest - *earliest > kDcrMaxSpanMs) {
     return DcrError(400, "RecordsTimeRangeIsMoreThan30Minutes",
                     "the records of one call must lie within 30 minutes");
   }
+  answer.records = RecordsToKeep(json, array, keep);
   return answer;
 }
 
