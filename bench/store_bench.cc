@@ -4,7 +4,9 @@
 // 100-delivery batches at once, which RocksDB group-commits (many writers,
 // one fsync). Reports items/s. Runs in a temporary directory under /tmp.
 // BM_BuildIngestBatch1000 times building one ingest's WriteBatch alone
-// (CPU, no write), with and without sizing it up front.
+// (CPU, no write), with and without sizing it up front. BM_FreshWriteTake
+// times the due index's fresh list alone: writes of 500 listed, one of them
+// committed out of order, taken by 1,000.
 //
 //   build-store/bench/store_bench --benchmark_min_time=2
 
@@ -18,6 +20,7 @@
 #include "benchmark/benchmark.h"
 #include "outboxd/store.h"
 #include "store/crc32c.h"
+#include "store/due_index.h"
 
 namespace outboxd {
 namespace {
@@ -119,6 +122,54 @@ void BM_BuildIngestBatch1000(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 BENCHMARK(BM_BuildIngestBatch1000)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// The due index's fresh list, without RocksDB: per round, four writes of
+// 500 deliveries of one integration (the third numbered before the second,
+// as when two ingest workers commit out of order) are listed by OnWritten
+// and taken by TakeFresh in chunks of 1,000, as the dispatcher does. The
+// events share one buffer, as a write's do. Copying the prepared writes is
+// part of the time.
+void BM_FreshWriteTake(benchmark::State& state) {
+  constexpr int kWrites = 4;
+  constexpr int kPerWrite = 500;
+  uint64_t next_seq = 1;
+  store_internal::DueIndex index;
+  index.EnableFresh(64ull << 20, [&next_seq] { return next_seq; });
+  const std::string bytes = HitEvent(0);
+  auto owner = std::make_shared<std::string>(bytes);
+  std::vector<Delivery> out;
+  for (auto _ : state) {
+    std::vector<std::vector<Delivery>> writes(kWrites);
+    for (int w = 0; w < kWrites; ++w) {
+      // Seqs in write order 0, 2, 1, 3.
+      const int slot = w == 1 ? 2 : w == 2 ? 1 : w;
+      for (int i = 0; i < kPerWrite; ++i) {
+        Delivery d;
+        d.key = {1, kNow, next_seq + static_cast<uint64_t>(slot * kPerWrite + i)};
+        d.first_enqueued_ms = kNow;
+        d.log_type = "new_hits";
+        d.event = SharedBytes(owner, *owner);
+        writes[static_cast<size_t>(w)].push_back(std::move(d));
+      }
+    }
+    for (std::vector<Delivery>& write : writes) {
+      const DeliveryKey& first = write.front().key;
+      index.OnWritten(1, store_internal::OutboxPos{first.due_ms, first.seq}, &write);
+    }
+    next_seq += kWrites * kPerWrite;
+    size_t taken = 0;
+    for (;;) {
+      out.clear();
+      const size_t n = index.TakeFresh(1, kNow, 1000, &out);
+      if (n == 0) break;
+      taken += n;
+      benchmark::DoNotOptimize(out.data());
+    }
+    if (taken != kWrites * kPerWrite) state.SkipWithError("lost deliveries");
+  }
+  state.SetItemsProcessed(state.iterations() * kWrites * kPerWrite);
+}
+BENCHMARK(BM_FreshWriteTake)->Unit(benchmark::kMicrosecond);
 
 // RocksDB's WAL checksum of one ~700-byte record: store/crc32c.cc (SSE4.2
 // where the CPU has it; arg 1) against the portable table loop (arg 0), the

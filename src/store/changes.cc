@@ -146,18 +146,27 @@ Changes::Impl::TakeFreshDeliveries() {
     data = &shared->Data();
     owner = std::move(shared);
   }
+  // Runs of one integration's puts are the rule (a write is usually for
+  // one): its list is looked up once per run, and the first one is sized
+  // for the whole write.
+  std::vector<Delivery>* list = nullptr;
+  uint64_t list_id = 0;
   for (const FreshPut& put : fresh) {
     if (!removed.empty() &&
         removed.contains({put.key.integration_id, put.key.due_ms, put.key.seq})) {
       continue;
     }
-    Delivery d;
+    if (list == nullptr || list_id != put.key.integration_id) {
+      list_id = put.key.integration_id;
+      list = &out[list_id];
+      if (out.size() == 1 && list->empty()) list->reserve(fresh.size());
+    }
+    Delivery& d = list->emplace_back();
     d.key = put.key;
     // Written by PutDelivery from a valid header: cannot fail.
     store_internal::DecodeDeliveryValue(
         std::string_view(*data).substr(put.value_end - put.value_size, put.value_size),
         &d, owner);
-    out[put.key.integration_id].push_back(std::move(d));
   }
   fresh.clear();
   removed_after_put.clear();

@@ -4,11 +4,6 @@
 
 namespace outboxd::store_internal {
 
-size_t FreshBytes(const Delivery& d) {
-  // The btree node's share is about the position and the Delivery itself.
-  return sizeof(OutboxPos) + sizeof(Delivery) + d.event.size() + d.log_type.size();
-}
-
 void DueIndex::EnableFresh(size_t cap_bytes, std::function<uint64_t()> next_seq) {
   MutexLock lock(&mu_);
   fresh_cap_ = cap_bytes;
@@ -36,14 +31,19 @@ void DueIndex::Arm(Entry& e) {
 }
 
 void DueIndex::DropFresh(Entry& e) {
-  fresh_total_ -= e.fresh_bytes;
-  e.fresh_bytes = 0;
-  e.fresh.clear();
+  fresh_listed_ -= e.fresh.listed_bytes();
+  fresh_held_ -= e.fresh.held_bytes();
+  e.fresh.Clear();
+}
+
+void DueIndex::Recount(const Entry& e, size_t listed_before, size_t held_before) {
+  fresh_listed_ = fresh_listed_ - listed_before + e.fresh.listed_bytes();
+  fresh_held_ = fresh_held_ - held_before + e.fresh.held_bytes();
 }
 
 void DueIndex::Disarm(Entry& e) {
   if (!e.fresh.empty()) {
-    const OutboxPos first = e.fresh.begin()->first;
+    const OutboxPos first = PosOf(e.fresh.front());
     e.rewind = std::min(e.rewind, first);
     e.next_due = std::min(e.next_due, first.due_ms);
   }
@@ -67,20 +67,18 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
   OutboxPos rocks = pos;  // smallest position written for the RocksDB part
   if (written != nullptr && e.fresh_from != kNotArmed) {
     rocks = kInfinitePos;
+    const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
     for (Delivery& d : *written) {
-      const OutboxPos p{d.key.due_ms, d.key.seq};
       if (d.key.seq < e.fresh_from) {
-        rocks = std::min(rocks, p);
+        rocks = std::min(rocks, PosOf(d));
         continue;
       }
-      const size_t bytes = FreshBytes(d);
-      e.fresh_bytes += bytes;
-      fresh_total_ += bytes;
-      // Mostly ascending: one batch's keys are, and batches rarely overlap.
-      e.fresh.emplace_hint(e.fresh.end(), p, std::move(d));
+      e.fresh.Append(std::move(d));
     }
+    e.fresh.Sort();
+    Recount(e, listed, held);
     written->clear();
-    if (fresh_total_ > fresh_cap_) ShedFresh();
+    if (fresh_held_ > fresh_cap_) ShedFresh();
   }
   if (rocks != kInfinitePos) {
     e.rewind = std::min(e.rewind, rocks);
@@ -92,16 +90,16 @@ void DueIndex::ShedFresh() {
   // The largest list goes first: a list the dispatcher keeps taking from
   // stays small, one nobody scans (a paused or disabled destination) grows
   // until it is the largest. O(integrations), only when over the cap.
-  while (fresh_total_ > fresh_cap_) {
+  while (fresh_held_ > fresh_cap_) {
     uint64_t largest_id = 0;
     Entry* largest = nullptr;
     for (auto& [id, e] : entries_) {
-      if (largest == nullptr || e.fresh_bytes > largest->fresh_bytes) {
+      if (largest == nullptr || e.fresh.held_bytes() > largest->fresh.held_bytes()) {
         largest_id = id;
         largest = &e;
       }
     }
-    if (largest == nullptr || largest->fresh_bytes == 0) return;
+    if (largest == nullptr || largest->fresh.held_bytes() == 0) return;
     changed_.insert(largest_id);
     Disarm(*largest);
   }
@@ -141,23 +139,17 @@ size_t DueIndex::TakeFresh(uint64_t integration_id, TimeMs now, size_t max_items
   auto found = entries_.find(integration_id);
   if (found == entries_.end()) return 0;
   Entry& e = found->second;
-  size_t n = 0;
-  auto it = e.fresh.begin();
-  for (; it != e.fresh.end() && n < max_items && it->first.due_ms <= now; ++it, ++n) {
-    const size_t bytes = FreshBytes(it->second);
-    e.fresh_bytes -= bytes;
-    fresh_total_ -= bytes;
-    out->push_back(std::move(it->second));
-  }
+  const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
+  const size_t n = e.fresh.TakeDue(now, max_items, out);
   if (n == 0) return 0;
-  e.fresh.erase(e.fresh.begin(), it);
+  Recount(e, listed, held);
   changed_.insert(integration_id);
   return n;
 }
 
 size_t DueIndex::fresh_bytes() const {
   MutexLock lock(&mu_);
-  return fresh_total_;
+  return fresh_listed_;
 }
 
 bool DueIndex::armed(uint64_t integration_id) const {

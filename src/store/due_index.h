@@ -27,11 +27,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "outboxd/mutex.h"
 #include "outboxd/store.h"
+#include "store/fresh_list.h"
 #include "store/keys.h"
 
 namespace outboxd::store_internal {
@@ -78,7 +78,8 @@ class DueIndex {
   // order. Returns how many.
   size_t TakeFresh(uint64_t integration_id, TimeMs now, size_t max_items,
                    std::vector<Delivery>* out);
-  // Bytes held by fresh lists, and whether the integration is armed (tests,
+  // Bytes of the listed deliveries (the cap also counts the spare slots
+  // that the lists keep), and whether the integration is armed (tests,
   // metrics).
   size_t fresh_bytes() const;
   bool armed(uint64_t integration_id) const;
@@ -134,13 +135,12 @@ class DueIndex {
     uint64_t version = 0;          // changes on every write, scan and reset
     OutboxPos oldest = kBeginPos;  // see GetOldestHint
     uint64_t last_write = 0;       // next_write_ at its last write (0: none)
-    // Fresh deliveries (see the top): the list and its bytes, and S.
+    // Fresh deliveries (see the top): the list, and S.
     uint64_t fresh_from = kNotArmed;
-    absl::btree_map<OutboxPos, Delivery> fresh;
-    size_t fresh_bytes = 0;
+    FreshList fresh;
     // next_due above covers the RocksDB part only; this is both.
     TimeMs Due() const {
-      return fresh.empty() ? next_due : std::min(next_due, fresh.begin()->first.due_ms);
+      return fresh.empty() ? next_due : std::min(next_due, fresh.front().key.due_ms);
     }
   };
   Entry& FindOrAdd(uint64_t integration_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -148,6 +148,9 @@ class DueIndex {
   // Hands the listed keys back to the RocksDB scans (rewind to the first).
   void Disarm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropFresh(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a change of e's list that began with these byte counts.
+  void Recount(const Entry& e, size_t listed_before, size_t held_before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Over the cap: disarms the integrations with the largest lists until
   // the total fits.
   void ShedFresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -161,11 +164,11 @@ class DueIndex {
   // erased entry.
   uint64_t next_write_ ABSL_GUARDED_BY(mu_) = 1;
   size_t fresh_cap_ ABSL_GUARDED_BY(mu_) = 0;  // 0: fresh deliveries disabled
-  size_t fresh_total_ ABSL_GUARDED_BY(mu_) = 0;
+  // Sums of the lists' listed_bytes() and held_bytes(); the cap applies to
+  // the memory held.
+  size_t fresh_listed_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t fresh_held_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<uint64_t()> next_seq_ ABSL_GUARDED_BY(mu_);
 };
-
-// Memory a listed delivery is charged with.
-size_t FreshBytes(const Delivery& d);
 
 }  // namespace outboxd::store_internal

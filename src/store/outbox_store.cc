@@ -243,11 +243,17 @@ absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
     handed_out = r->handed_out;
   }
   if (handed_out < max_items && ticket.fresh_from != DueIndex::kNotArmed) {
-    // Outside the index's lock: fn may be slow.
-    std::vector<Delivery> fresh;
+    // Outside the index's lock: fn may be slow. The buffer is borrowed from
+    // the thread, so that a dispatcher scanning all day does not grow one
+    // per call (a nested call would find it taken and use its own).
+    thread_local std::vector<Delivery> spare;
+    std::vector<Delivery> fresh = std::move(spare);
+    fresh.clear();
     core.due_index.TakeFresh(integration_id, now, max_items - handed_out, &fresh);
     for (Delivery& d : fresh) fn(std::move(d));
     handed_out += fresh.size();
+    fresh.clear();
+    spare = std::move(fresh);
   }
   return handed_out;
 }
