@@ -504,10 +504,10 @@ void Handler::Ingest(Request request, Responder respond) {
     IngestParseResult parsed;
     {
       ParseSlot slot(parse_slots_.get());
-      parsed = ParseEvents(request.body, format, options_.ingest_limits,
-                           request.body.capacity() - request.body.size());
+      // The result keeps the body: compact events point into it.
+      parsed =
+          ParseEventsKeepingBody(std::move(request.body), format, options_.ingest_limits);
     }
-    std::string().swap(request.body);  // the events point into parsed.storage
     if (!parsed.ok()) return respond(IngestErrorJson(*parsed.error));
     IngestResult result;
     if (!parsed.events.empty()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -78,14 +79,18 @@ class EventParser {
   // The parser may read `body` and the `readable_after` bytes after it. An
   // event followed by SIMDJSON_PADDING readable bytes is parsed where it
   // lies; only the others are copied into padded_ first.
-  // Minified events are written to `storage`, one after another; it holds
-  // body.size() + SIMDJSON_PADDING bytes (minifying never adds bytes, and
-  // the events do not overlap in the body).
+  // Events are written to result->storage, one after another, allocated
+  // at the first one with body.size() + SIMDJSON_PADDING bytes (minifying
+  // never adds bytes, the events do not overlap in the body, and minify may
+  // write up to SIMDJSON_PADDING bytes past an event's length). With
+  // `in_place`, a compact event is not copied: it points into the body.
   EventParser(const IngestLimits& limits, std::string_view body, size_t readable_after,
-              char* storage)
+              IngestParseResult* result, bool in_place)
       : limits_(limits),
         readable_end_(body.data() + body.size() + readable_after),
-        out_(storage) {
+        storage_size_(body.size() + simdjson::SIMDJSON_PADDING),
+        result_(result),
+        in_place_(in_place) {
     // simdjson counts the scalar level too: depth N allows N-1 nested containers.
     allocated_ = parser_.allocate(4096, static_cast<size_t>(limits.max_depth) + 1);
   }
@@ -107,9 +112,21 @@ class EventParser {
   // position that is whitespace gives one away.
   bool IsCompact(std::string_view text) const;
 
+  // Where the next copied event goes.
+  char* Out() {
+    if (out_ == nullptr) {
+      result_->storage.reset(new char[storage_size_]);
+      out_ = result_->storage.get();
+    }
+    return out_;
+  }
+
   const IngestLimits& limits_;
   const char* readable_end_;
-  char* out_;  // where the next minified event goes
+  const size_t storage_size_;
+  IngestParseResult* const result_;
+  const bool in_place_;
+  char* out_ = nullptr;
   dom::parser parser_;
   simdjson::error_code allocated_;
   std::string padded_;
@@ -197,18 +214,23 @@ std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
   }
   // Whitespace-only minification of JSON simdjson just validated: numbers,
   // escapes and key order stay exactly as the producer sent them.
-  size_t raw_len = 0;
-  if (IsCompact(text)) {
-    std::memcpy(out_, text.data(), text.size());
-    raw_len = text.size();
-  } else if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()),
-                                   text.size(), reinterpret_cast<uint8_t*>(out_),
-                                   raw_len) != simdjson::SUCCESS ||
-             raw_len > text.size()) {
-    return LineError(line, "invalid JSON");
+  if (IsCompact(text) && in_place_) {
+    event.raw = text;
+  } else {
+    char* const to = Out();
+    size_t raw_len = 0;
+    if (IsCompact(text)) {
+      std::memcpy(to, text.data(), text.size());
+      raw_len = text.size();
+    } else if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()),
+                                     text.size(), reinterpret_cast<uint8_t*>(to),
+                                     raw_len) != simdjson::SUCCESS ||
+               raw_len > text.size()) {
+      return LineError(line, "invalid JSON");
+    }
+    event.raw = std::string_view(to, raw_len);
+    out_ += raw_len;
   }
-  event.raw = std::string_view(out_, raw_len);
-  out_ += raw_len;
   out->push_back(std::move(event));
   return std::nullopt;
 }
@@ -394,18 +416,11 @@ IngestParseResult Fail(IngestError error) {
   return result;
 }
 
-// The result's storage for the minified events of `body`. simdjson's minify
-// may write up to SIMDJSON_PADDING bytes past an event's length
-// (implementation::minify's contract).
-char* NewStorage(std::string_view body, IngestParseResult* result) {
-  result->storage.reset(new char[body.size() + simdjson::SIMDJSON_PADDING]);
-  return result->storage.get();
-}
-
-IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits,
-                              size_t readable_after) {
-  IngestParseResult result;
-  EventParser parser(limits, body, readable_after, NewStorage(body, &result));
+// Both fill result->events, or return the first error.
+std::optional<IngestError> ParseNdjson(std::string_view body, const IngestLimits& limits,
+                                       size_t readable_after, bool in_place,
+                                       IngestParseResult* result) {
+  EventParser parser(limits, body, readable_after, result, in_place);
   int line = 0;
   size_t pos = 0;
   while (pos < body.size()) {
@@ -415,28 +430,26 @@ IngestParseResult ParseNdjson(std::string_view body, const IngestLimits& limits,
     pos = end + 1;
     ++line;
     if (TrimJsonSpace(text).empty()) continue;
-    if (auto err = parser.Parse(text, line, &result.events)) return Fail(std::move(*err));
+    if (auto err = parser.Parse(text, line, &result->events)) return err;
   }
-  return result;
+  return std::nullopt;
 }
 
-IngestParseResult ParseArray(std::string_view body, const IngestLimits& limits,
-                             size_t readable_after) {
-  IngestParseResult result;
-  EventParser parser(limits, body, readable_after, NewStorage(body, &result));
+std::optional<IngestError> ParseArray(std::string_view body, const IngestLimits& limits,
+                                      size_t readable_after, bool in_place,
+                                      IngestParseResult* result) {
+  EventParser parser(limits, body, readable_after, result, in_place);
   ArrayScanner scanner(body);
   std::string_view element;
   std::string error;
   for (int index = 1;; ++index) {
     switch (scanner.Next(&element, &error)) {
       case ArrayScanner::Step::kEnd:
-        return result;
+        return std::nullopt;
       case ArrayScanner::Step::kError:
-        return Fail(LineError(index, std::move(error)));
+        return LineError(index, std::move(error));
       case ArrayScanner::Step::kElement:
-        if (auto err = parser.Parse(element, index, &result.events)) {
-          return Fail(std::move(*err));
-        }
+        if (auto err = parser.Parse(element, index, &result->events)) return err;
     }
   }
 }
@@ -453,10 +466,38 @@ BodyFormat DetectBodyFormat(std::string_view content_type, std::string_view body
                                                     : BodyFormat::kNdjson;
 }
 
+namespace {
+
+IngestParseResult Parse(std::string_view body, BodyFormat format,
+                        const IngestLimits& limits, size_t readable_after, bool in_place,
+                        IngestParseResult result) {
+  std::optional<IngestError> err =
+      format == BodyFormat::kJsonArray
+          ? ParseArray(body, limits, readable_after, in_place, &result)
+          : ParseNdjson(body, limits, readable_after, in_place, &result);
+  return err.has_value() ? Fail(std::move(*err)) : std::move(result);
+}
+
+}  // namespace
+
 IngestParseResult ParseEvents(std::string_view body, BodyFormat format,
                               const IngestLimits& limits, size_t readable_after) {
-  return format == BodyFormat::kJsonArray ? ParseArray(body, limits, readable_after)
-                                          : ParseNdjson(body, limits, readable_after);
+  return Parse(body, format, limits, readable_after, /*in_place=*/false, {});
+}
+
+IngestParseResult ParseEventsKeepingBody(std::string body, BodyFormat format,
+                                         const IngestLimits& limits) {
+  IngestParseResult result;
+  result.body = std::move(body);
+  // Moving the result moves the body's heap buffer, and the events stay
+  // valid; a body short enough to live inside the string object itself
+  // would move with it, so its events are copied.
+  const std::less<const void*> before;
+  const bool on_heap = before(result.body.data(), &result.body) ||
+                       !before(result.body.data(), &result.body + 1);
+  const std::string_view view = result.body;
+  const size_t readable_after = result.body.capacity() - result.body.size();
+  return Parse(view, format, limits, readable_after, on_heap, std::move(result));
 }
 
 }  // namespace outboxd

@@ -32,7 +32,7 @@ BodyFormat DetectBodyFormat(std::string_view content_type, std::string_view body
 
 struct ParsedEvent {
   // The event object as received, minified (whitespace only). Points into
-  // the IngestParseResult's storage: valid while that result lives.
+  // the IngestParseResult's storage or body: valid while that result lives.
   std::string_view raw;
   uint64_t company_id = 0;
   EventFacts facts;
@@ -57,9 +57,13 @@ struct IngestLimits {
 struct IngestParseResult {
   std::vector<ParsedEvent> events;  // empty when error is set
   std::optional<IngestError> error;
-  // The minified events, one after another: one allocation per request
-  // instead of one per event. Moving the result keeps the events valid.
+  // The copied (minified) events, one after another: one allocation per
+  // request instead of one per event; none when no event was copied.
+  // Moving the result keeps the events valid.
   std::unique_ptr<char[]> storage;
+  // The body given to ParseEventsKeepingBody; its compact events point
+  // into it. A moved std::string keeps its heap buffer.
+  std::string body;
   bool ok() const { return !error.has_value(); }
 };
 
@@ -76,5 +80,11 @@ struct IngestParseResult {
 // its events point into its own storage.
 IngestParseResult ParseEvents(std::string_view body, BodyFormat format,
                               const IngestLimits& limits = {}, size_t readable_after = 0);
+// The same, except that the result keeps `body` and its events point into
+// it wherever they need no change (no whitespace between tokens, which is
+// what most JSON serializers send): those are not copied. The spare
+// capacity of `body` counts as readable_after.
+IngestParseResult ParseEventsKeepingBody(std::string body, BodyFormat format,
+                                         const IngestLimits& limits = {});
 
 }  // namespace outboxd

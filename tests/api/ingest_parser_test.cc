@@ -111,6 +111,42 @@ TEST(IngestParserTest, WhitespaceAnywhereBetweenTokensIsRemoved) {
   EXPECT_GT(checked, 4 * 40);  // every gap between the ~50 tokens
 }
 
+// ParseEventsKeepingBody keeps the body: compact events point into it, and
+// only an event that needs minifying is copied. The events stay valid when
+// the result moves.
+TEST(IngestParserTest, TheOwningParseCopiesOnlyEventsThatChange) {
+  auto in = [](std::string_view part, std::string_view whole) {
+    return part.data() >= whole.data() &&
+           part.data() + part.size() <= whole.data() + whole.size();
+  };
+  for (BodyFormat format : {BodyFormat::kNdjson, BodyFormat::kJsonArray}) {
+    const bool array = format == BodyFormat::kJsonArray;
+    const std::string spaced = R"({ "id":"b","company_id":7,"event_type":"hit",)"
+                               R"("occurred_at":"2024-05-01T12:00:00Z" })";
+    const std::string sep = array ? "," : "\n";
+    std::string body = absl::StrCat(array ? "[" : "", Hit("a"), sep, spaced, sep,
+                                    Hit("c"), array ? "]" : "");
+    IngestParseResult parsed = ParseEventsKeepingBody(std::move(body), format);
+    ASSERT_TRUE(parsed.ok()) << parsed.error->message;
+    ASSERT_EQ(parsed.events.size(), 3u);
+    const std::string_view kept = parsed.body;
+    EXPECT_TRUE(in(parsed.events[0].raw, kept));
+    EXPECT_FALSE(in(parsed.events[1].raw, kept));  // minified into the storage
+    EXPECT_TRUE(in(parsed.events[2].raw, kept));
+    const IngestParseResult moved = std::move(parsed);
+    EXPECT_EQ(moved.events[0].raw, Hit("a"));
+    EXPECT_EQ(moved.events[1].raw, Hit("b"));
+    EXPECT_EQ(moved.events[2].raw, Hit("c"));
+
+    IngestParseResult compact = ParseEventsKeepingBody(
+        absl::StrCat(array ? "[" : "", Hit("a"), sep, Hit("c"), array ? "]" : ""),
+        format);
+    ASSERT_TRUE(compact.ok()) << compact.error->message;
+    EXPECT_EQ(compact.storage, nullptr);  // nothing copied
+    EXPECT_EQ(compact.events[1].raw, Hit("c"));
+  }
+}
+
 TEST(IngestParserTest, ParsesJsonArray) {
   const std::string body = absl::StrCat(
       "[ ", Hit("a"), " ,\n", Hit("b", R"(,"s":"],[,{")"), ",", Hit("c"), " ]\n");
