@@ -468,36 +468,40 @@ BodyFormat DetectBodyFormat(std::string_view content_type, std::string_view body
 
 namespace {
 
-IngestParseResult Parse(std::string_view body, BodyFormat format,
-                        const IngestLimits& limits, size_t readable_after, bool in_place,
-                        IngestParseResult result) {
+// Parses `body` into *result, which must not move meanwhile: `body` may lie
+// in it. On an error, *result is replaced by the error alone.
+void ParseInto(std::string_view body, BodyFormat format, const IngestLimits& limits,
+               size_t readable_after, bool in_place, IngestParseResult* result) {
   std::optional<IngestError> err =
       format == BodyFormat::kJsonArray
-          ? ParseArray(body, limits, readable_after, in_place, &result)
-          : ParseNdjson(body, limits, readable_after, in_place, &result);
-  return err.has_value() ? Fail(std::move(*err)) : std::move(result);
+          ? ParseArray(body, limits, readable_after, in_place, result)
+          : ParseNdjson(body, limits, readable_after, in_place, result);
+  if (err.has_value()) *result = Fail(std::move(*err));
 }
 
 }  // namespace
 
 IngestParseResult ParseEvents(std::string_view body, BodyFormat format,
                               const IngestLimits& limits, size_t readable_after) {
-  return Parse(body, format, limits, readable_after, /*in_place=*/false, {});
+  IngestParseResult result;
+  ParseInto(body, format, limits, readable_after, /*in_place=*/false, &result);
+  return result;
 }
 
 IngestParseResult ParseEventsKeepingBody(std::string body, BodyFormat format,
                                          const IngestLimits& limits) {
   IngestParseResult result;
   result.body = std::move(body);
-  // Moving the result moves the body's heap buffer, and the events stay
-  // valid; a body short enough to live inside the string object itself
-  // would move with it, so its events are copied.
+  // The parse reads the body where the result holds it. Moving the result
+  // afterwards moves the body's heap buffer, and the events stay valid; a
+  // body short enough to live inside the string object itself would move
+  // with it, so its events are copied.
   const std::less<const void*> before;
   const bool on_heap = before(result.body.data(), &result.body) ||
                        !before(result.body.data(), &result.body + 1);
-  const std::string_view view = result.body;
-  const size_t readable_after = result.body.capacity() - result.body.size();
-  return Parse(view, format, limits, readable_after, on_heap, std::move(result));
+  ParseInto(result.body, format, limits, result.body.capacity() - result.body.size(),
+            on_heap, &result);
+  return result;
 }
 
 }  // namespace outboxd

@@ -147,6 +147,23 @@ TEST(IngestParserTest, TheOwningParseCopiesOnlyEventsThatChange) {
   }
 }
 
+// A body short enough to live inside the std::string object is parsed
+// where the result holds it, and answers as the copying parse does (found
+// by the fuzzer: the parse once read it after the result had moved).
+TEST(IngestParserTest, AShortBodyKeptInItsStringParsesAlike) {
+  for (const char* body : {R"({"{!id)", "{}", R"({"id":1})", "[1]"}) {
+    for (BodyFormat format : {BodyFormat::kNdjson, BodyFormat::kJsonArray}) {
+      const IngestParseResult copied = ParseEvents(body, format);
+      const IngestParseResult kept = ParseEventsKeepingBody(body, format);
+      ASSERT_FALSE(copied.ok()) << body;
+      ASSERT_FALSE(kept.ok()) << body;
+      EXPECT_EQ(kept.error->message, copied.error->message) << body;
+      EXPECT_EQ(kept.error->field, copied.error->field) << body;
+      EXPECT_EQ(kept.error->line, copied.error->line) << body;
+    }
+  }
+}
+
 TEST(IngestParserTest, ParsesJsonArray) {
   const std::string body = absl::StrCat(
       "[ ", Hit("a"), " ,\n", Hit("b", R"(,"s":"],[,{")"), ",", Hit("c"), " ]\n");

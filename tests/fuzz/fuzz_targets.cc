@@ -35,9 +35,39 @@ std::optional<std::string> CheckEvent(const ParsedEvent& e, const IngestLimits& 
   return std::nullopt;
 }
 
+// The handler's parse (compact events left in the body it keeps) must
+// accept, reject and read everything exactly as the copying one.
+std::optional<std::string> CheckKeepingBody(std::string_view data, BodyFormat format,
+                                            const IngestLimits& limits,
+                                            const IngestParseResult& copied) {
+  IngestParseResult kept = ParseEventsKeepingBody(std::string(data), format, limits);
+  const IngestParseResult moved = std::move(kept);  // the events must survive a move
+  if (moved.ok() != copied.ok()) return "keeping the body changes the verdict";
+  if (!moved.ok()) {
+    if (moved.error->line != copied.error->line ||
+        moved.error->field != copied.error->field ||
+        moved.error->message != copied.error->message) {
+      return "keeping the body changes the error";
+    }
+    return std::nullopt;
+  }
+  if (moved.events.size() != copied.events.size())
+    return "keeping the body changes the count";
+  for (size_t i = 0; i < moved.events.size(); ++i) {
+    const ParsedEvent& a = moved.events[i];
+    const ParsedEvent& b = copied.events[i];
+    if (a.raw != b.raw || a.id != b.id || a.company_id != b.company_id ||
+        a.occurred_at_ms != b.occurred_at_ms || FactsOf(a) != FactsOf(b)) {
+      return absl::StrCat("keeping the body changes event ", i + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> CheckIngestOnce(std::string_view data, BodyFormat format,
                                            const IngestLimits& limits) {
   IngestParseResult r = ParseEvents(data, format, limits);
+  if (auto bad = CheckKeepingBody(data, format, limits, r)) return bad;
   if (!r.ok()) {
     if (!r.events.empty()) return "an error came with events";
     if (r.error->line < 1) return absl::StrCat("error line ", r.error->line, " is not 1-based");
