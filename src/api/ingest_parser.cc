@@ -214,12 +214,13 @@ std::optional<IngestError> EventParser::Parse(std::string_view text, int line,
   }
   // Whitespace-only minification of JSON simdjson just validated: numbers,
   // escapes and key order stay exactly as the producer sent them.
-  if (IsCompact(text) && in_place_) {
+  const bool compact = IsCompact(text);
+  if (compact && in_place_) {
     event.raw = text;
   } else {
     char* const to = Out();
     size_t raw_len = 0;
-    if (IsCompact(text)) {
+    if (compact) {
       std::memcpy(to, text.data(), text.size());
       raw_len = text.size();
     } else if (MinifyKernel().minify(reinterpret_cast<const uint8_t*>(text.data()),
@@ -501,6 +502,15 @@ IngestParseResult ParseEventsKeepingBody(std::string body, BodyFormat format,
                        !before(result.body.data(), &result.body + 1);
   ParseInto(result.body, format, limits, result.body.capacity() - result.body.size(),
             on_heap, &result);
+  // A body whose events were all copied (sent with whitespace) is not kept
+  // beside their copies. Only a body that mixes both kinds holds both.
+  if (result.storage != nullptr &&
+      std::none_of(result.events.begin(), result.events.end(), [&](const ParsedEvent& e) {
+        return !before(e.raw.data(), result.body.data()) &&
+               before(e.raw.data(), result.body.data() + result.body.size());
+      })) {
+    std::string().swap(result.body);
+  }
   return result;
 }
 

@@ -61,8 +61,9 @@ struct IngestParseResult {
   // request instead of one per event; none when no event was copied.
   // Moving the result keeps the events valid.
   std::unique_ptr<char[]> storage;
-  // The body given to ParseEventsKeepingBody; its compact events point
-  // into it. A moved std::string keeps its heap buffer.
+  // The body given to ParseEventsKeepingBody while compact events point
+  // into it (empty when none does). A moved std::string keeps its heap
+  // buffer.
   std::string body;
   bool ok() const { return !error.has_value(); }
 };

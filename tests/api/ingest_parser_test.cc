@@ -144,6 +144,13 @@ TEST(IngestParserTest, TheOwningParseCopiesOnlyEventsThatChange) {
     ASSERT_TRUE(compact.ok()) << compact.error->message;
     EXPECT_EQ(compact.storage, nullptr);  // nothing copied
     EXPECT_EQ(compact.events[1].raw, Hit("c"));
+
+    // Every event copied: the body is not kept beside the copies.
+    IngestParseResult spaced_only = ParseEventsKeepingBody(
+        absl::StrCat(array ? "[" : "", spaced, sep, spaced, array ? "]" : ""), format);
+    ASSERT_TRUE(spaced_only.ok()) << spaced_only.error->message;
+    EXPECT_TRUE(spaced_only.body.empty());
+    EXPECT_EQ(spaced_only.events[1].raw, Hit("b"));
   }
 }
 
