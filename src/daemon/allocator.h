@@ -8,7 +8,9 @@
 // above the trim threshold), so the next one is faulted in and zeroed page
 // by page again. Keeping them in the heap for reuse costs the peak RSS a
 // few tens of MiB and saves ~0.3 us of kernel time per event
-// (docs/performance.md, "Allocator").
+// (docs/performance.md, "Allocator"). A top pad of a whole per-thread heap
+// lets glibc.malloc.hugetlb=1 back those heaps with transparent huge pages
+// (docs/performance.md, "Huge pages for the per-thread heaps").
 #pragma once
 
 #include <cstddef>
@@ -30,7 +32,8 @@ std::vector<AllocatorSetting> AllocatorSettings(const char* glibc_tunables);
 
 // Applies AllocatorSettings(getenv("GLIBC_TUNABLES")) with mallopt. Returns
 // a description for the startup log, e.g. "mmap_threshold=33554432
-// trim_threshold=134217728", or "" when nothing was applied.
+// trim_threshold=134217728 top_pad=67108864", or "" when nothing was
+// applied.
 std::string TuneAllocator();
 
 }  // namespace outboxd

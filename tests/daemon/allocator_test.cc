@@ -18,7 +18,7 @@ std::vector<std::string> Names(const std::vector<AllocatorSetting>& settings) {
 
 TEST(AllocatorTest, DefaultsKeepLargeBlocksInTheHeap) {
   std::vector<AllocatorSetting> s = AllocatorSettings(nullptr);
-  ASSERT_EQ(s.size(), 2u);
+  ASSERT_EQ(s.size(), 3u);
   EXPECT_EQ(s[0].tunable, "glibc.malloc.mmap_threshold");
   EXPECT_EQ(s[0].param, M_MMAP_THRESHOLD);
   EXPECT_EQ(s[0].value, size_t{32} << 20);  // glibc's maximum on 64-bit
@@ -26,6 +26,11 @@ TEST(AllocatorTest, DefaultsKeepLargeBlocksInTheHeap) {
   EXPECT_EQ(s[1].param, M_TRIM_THRESHOLD);
   // Above a per-thread heap's 64 MiB: those heaps are never trimmed.
   EXPECT_GT(s[1].value, size_t{64} << 20);
+  EXPECT_EQ(s[2].tunable, "glibc.malloc.top_pad");
+  EXPECT_EQ(s[2].param, M_TOP_PAD);
+  // Two 8 MiB memtable arena blocks: a new heap is usable, and advised for
+  // huge pages, that far in one piece.
+  EXPECT_EQ(s[2].value, size_t{16} << 20);
 }
 
 TEST(AllocatorTest, OtherTunablesChangeNothing) {
@@ -40,11 +45,16 @@ TEST(AllocatorTest, OtherTunablesChangeNothing) {
 TEST(AllocatorTest, TheOperatorsTunablesWin) {
   EXPECT_EQ(
       Names(AllocatorSettings("glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=0")),
-      std::vector<std::string>{"glibc.malloc.mmap_threshold"});
-  EXPECT_EQ(Names(AllocatorSettings("glibc.malloc.mmap_threshold=131072")),
-            std::vector<std::string>{"glibc.malloc.trim_threshold"});
+      (std::vector<std::string>{"glibc.malloc.mmap_threshold", "glibc.malloc.top_pad"}));
+  EXPECT_EQ(
+      Names(AllocatorSettings("glibc.malloc.mmap_threshold=131072")),
+      (std::vector<std::string>{"glibc.malloc.trim_threshold", "glibc.malloc.top_pad"}));
+  EXPECT_EQ(Names(AllocatorSettings("glibc.malloc.top_pad=0")),
+            (std::vector<std::string>{"glibc.malloc.mmap_threshold",
+                                      "glibc.malloc.trim_threshold"}));
   EXPECT_TRUE(
-      AllocatorSettings("glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=1")
+      AllocatorSettings("glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold="
+                        "1:glibc.malloc.top_pad=1")
           .empty());
 }
 
