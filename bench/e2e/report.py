@@ -31,6 +31,9 @@ ROWS = [
     ("verify", "latency_ms_p50", "verify: 202 -> arrival p50", "ms"),
     ("verify", "latency_ms_p99", "verify: 202 -> arrival p99", "ms"),
     ("verify", "latency_ms_p999", "verify: 202 -> arrival p99.9", "ms"),
+    ("verify", "warm_latency_ms_p50", "verify: ... p50 after the warm-up (--verify-warmup, 2 s)", "ms"),
+    ("verify", "warm_latency_ms_p99", "verify: ... p99 after the warm-up", "ms"),
+    ("verify", "warm_latency_ms_p999", "verify: ... p99.9 after the warm-up", "ms"),
     ("verify", "missing_records", "verify: records missing at the sink", ""),
     ("verify", "cpu_us_per_event", "verify: outboxd CPU per event", "us"),
     ("verify", "sink_cpu_us_per_event", "verify: fake_sentinel CPU per event (same cores)", "us"),
@@ -77,7 +80,8 @@ def summarize(runs):
 
 def one_line(r):
     keys = ["e2e_events_per_s", "ingest_events_per_s", "cpu_us_per_event", "peak_rss_mib",
-            "records_per_post", "latency_ms_p99", "peak_in_flight", "sustained_in_flight_median",
+            "records_per_post", "latency_ms_p99", "warm_latency_ms_p99", "peak_in_flight",
+            "sustained_in_flight_median",
             "reopen_to_listening_s", "drain_events_per_s", "scan_us_mean_first",
             "scan_us_mean_last", "skipped_per_scan_max", "loadavg_before"]
     return ", ".join(f"{k}={r[k]}" for k in keys if k in r)
