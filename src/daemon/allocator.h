@@ -8,9 +8,10 @@
 // above the trim threshold), so the next one is faulted in and zeroed page
 // by page again. Keeping them in the heap for reuse costs the peak RSS a
 // few tens of MiB and saves ~0.3 us of kernel time per event
-// (docs/performance.md, "Allocator"). A top pad of a whole per-thread heap
-// lets glibc.malloc.hugetlb=1 back those heaps with transparent huge pages
-// (docs/performance.md, "Huge pages for the per-thread heaps").
+// (docs/performance.md, "Allocator"). A 16 MiB top pad lets
+// glibc.malloc.hugetlb=1 back the start of each per-thread heap with
+// transparent huge pages (docs/performance.md, "Huge pages for the
+// per-thread heaps").
 #pragma once
 
 #include <cstddef>
@@ -32,7 +33,7 @@ std::vector<AllocatorSetting> AllocatorSettings(const char* glibc_tunables);
 
 // Applies AllocatorSettings(getenv("GLIBC_TUNABLES")) with mallopt. Returns
 // a description for the startup log, e.g. "mmap_threshold=33554432
-// trim_threshold=134217728 top_pad=67108864", or "" when nothing was
+// trim_threshold=134217728 top_pad=16777216", or "" when nothing was
 // applied.
 std::string TuneAllocator();
 
