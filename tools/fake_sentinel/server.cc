@@ -34,6 +34,13 @@ constexpr auto kIdleTimeout = std::chrono::minutes(5);
 constexpr auto kIoTimeout = std::chrono::seconds(30);
 constexpr auto kFlushInterval = std::chrono::milliseconds(100);
 constexpr size_t kHeaderLimit = 64 * 1024;
+// Beast reads at most the read buffer's free capacity (and at least 512
+// bytes) at a time. Left to grow on demand, the buffer stays near 1 KiB
+// because the parser drains it into the body, so a 16 KiB TLS record was
+// taken in ~30 SSL_read calls, each completing through the io_context
+// (docs/performance.md, "The receiver's read buffer"). Reserved once per
+// connection; pages are resident only once a large body has used them.
+constexpr size_t kReadBufferBytes = 64 * 1024;
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -130,6 +137,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       : state_(std::move(state)),
         stream_(std::forward<StreamArgs>(args)...),
         timer_(stream_.get_executor()) {
+    buffer_.reserve(kReadBufferBytes);
     state_->stats.ConnectionOpened();
   }
 
