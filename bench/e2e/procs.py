@@ -328,8 +328,9 @@ class FakeSentinel:
     record with received_at_ms."""
 
     def __init__(self, binary, work, cert, key, workspaces=(), any_key=None, latency_ms=0,
-                 threads=1, out=True, out_format="records"):
+                 threads=1, out=True, out_format="records", env=None):
         self.work = work
+        self.extra_env = dict(env or {})
         self.out = os.path.join(work, "received.ndjson") if out else None
         args = [binary, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
                 "--threads", str(threads)]
@@ -347,7 +348,8 @@ class FakeSentinel:
 
     def start(self):
         log = open(os.path.join(self.work, "fake_sentinel.log"), "ab")
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=log)
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=log,
+                                     env=dict(os.environ, **self.extra_env))
         log.close()
         line = self.proc.stdout.readline().decode()
         m = re.match(r"listening on .*:(\d+)", line)

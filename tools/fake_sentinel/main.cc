@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/allocator.h"
 #include "faults.h"
 #include "outboxd/open_files.h"
 #include "output.h"
@@ -229,6 +230,11 @@ int Run(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  // outboxd's malloc settings, before any thread starts: with glibc's
+  // defaults every ~600 KB request body was a fresh mmap, and the
+  // receiver's first second of a bench run went to page faults
+  // (docs/performance.md, "The receiver's read buffer and allocator").
+  outboxd::TuneAllocator();
   // Benches and tests hold thousands of connections open at once; with the
   // common soft limit of 1,024 the rest would wait unaccepted until the
   // sender times out.
