@@ -82,6 +82,12 @@ Response ErrorResponse(int status, std::string_view message) {
 // the socket's low-water mark raised to min(the rest, kBodyLowWaterBytes).
 constexpr uint64_t kSmallBodyBytes = 4096;
 constexpr int kBodyLowWaterBytes = 256 * 1024;
+// Beast reads at most the read buffer's free capacity (at least 512 bytes)
+// at a time, and its parser drains the buffer into the body after every
+// read, so a buffer left to grow on demand stays near 1 KiB: a 350 KB
+// chunked body took ~680 reads. The other bodies Beast reads get this
+// much room, once per connection (a chunked one: Beast's own 64 KiB cap).
+constexpr size_t kChunkedReadBytes = 64 * 1024;
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() ==
@@ -162,6 +168,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (length && *length > kSmallBodyBytes && !parser_->chunked()) {
       return ReadLargeBody(static_cast<size_t>(*length));
     }
+    buffer_.reserve(parser_->chunked() ? kChunkedReadBytes : kSmallBodyBytes);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
