@@ -6,12 +6,18 @@
 // BM_BuildIngestBatch1000 times building one ingest's WriteBatch alone
 // (CPU, no write), with and without sizing it up front. BM_FreshWriteTake
 // times the due index's fresh list alone: writes of 500 listed, one of them
-// committed out of order, taken by 1,000.
+// committed out of order, taken by 1,000. BM_DurableWriteRemove1000 and
+// BM_AppendLogFloor1000 count the CPU of every thread of the process: the
+// store's durable write and removal of 1,000 deliveries, against the least
+// an append-only log of outboxd's own would do for them.
 //
 //   build-store/bench/store_bench --benchmark_min_time=2
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -99,6 +105,101 @@ void BM_EnqueueScanRemove1000(benchmark::State& state) {
                           static_cast<int64_t>(events[0].size()));
 }
 BENCHMARK(BM_EnqueueScanRemove1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The fresh path's store work for 1,000 deliveries, as outboxd does it at
+// full load: written fsync-durable in one Apply (an ingest), then removed
+// in one Apply once the sink answered (the dispatcher's commit: it knows the
+// keys, so nothing is read back). Process CPU time: RocksDB's flush and
+// compaction threads count, and the flush walks every removed entry.
+void BM_DurableWriteRemove1000(benchmark::State& state) {
+  TempStore temp;
+  OutboxStore* store = temp.get();
+  if (store == nullptr) {
+    state.SkipWithError("cannot open the store");
+    return;
+  }
+  const std::vector<std::string> events = HitEvents(1000);
+  std::vector<DeliveryKey> keys;
+  keys.reserve(1000);
+  for (auto _ : state) {
+    Changes in = store->NewChanges();
+    keys.clear();
+    for (const std::string& e : events)
+      keys.push_back(in.Enqueue(1, "new_hits", e, kNow, kNow));
+    if (!store->Apply(std::move(in)).ok()) state.SkipWithError("apply failed");
+    Changes out = store->NewChanges();
+    out.RemoveAll(keys);
+    if (!store->Apply(std::move(out)).ok()) state.SkipWithError("remove failed");
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_DurableWriteRemove1000)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// A floor, not a design: the least an append-only outbox log of outboxd's
+// own would do for the same 1,000 deliveries. Each record framed (length,
+// CRC-32C, sequence number) and copied once into a buffer, one write and
+// one fdatasync; then a 16-byte "delivered up to" record written without
+// a sync, as the dispatcher's commits are. The file is cut back to nothing
+// every 64 MiB (a segment recycled). No index, no recovery, no retries:
+// what the durable write itself costs when nothing else is kept.
+void BM_AppendLogFloor1000(benchmark::State& state) {
+  std::string dir = "/tmp/outboxd-log-bench-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  const std::string path = dir + "/log";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    state.SkipWithError("open failed");
+    return;
+  }
+  const std::vector<std::string> events = HitEvents(1000);
+  std::string buffer;
+  uint64_t seq = 0;
+  uint64_t written = 0;
+  const auto put = [&buffer](const void* p, size_t n) {
+    buffer.append(static_cast<const char*>(p), n);
+  };
+  for (auto _ : state) {
+    buffer.clear();
+    for (const std::string& e : events) {
+      const uint32_t len = static_cast<uint32_t>(e.size());
+      const uint32_t crc = store_internal::Crc32cExtend(0, e.data(), e.size());
+      ++seq;
+      put(&len, sizeof len);
+      put(&crc, sizeof crc);
+      put(&seq, sizeof seq);
+      buffer.append(e);
+    }
+    if (write(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()) ||
+        fdatasync(fd) != 0) {
+      state.SkipWithError("write failed");
+      break;
+    }
+    const uint64_t done[2] = {~uint64_t{0}, seq};
+    if (write(fd, done, sizeof done) != static_cast<ssize_t>(sizeof done)) {
+      state.SkipWithError("write failed");
+      break;
+    }
+    written += buffer.size() + sizeof done;
+    if (written > (64u << 20)) {
+      if (ftruncate(fd, 0) != 0) state.SkipWithError("ftruncate failed");
+      written = 0;
+    }
+  }
+  close(fd);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_AppendLogFloor1000)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // CPU only: building the WriteBatch of one 1,000-event ingest (what an
 // ingest worker does before RocksDB's Write), never applied. Arg 1 sizes
