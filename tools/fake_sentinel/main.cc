@@ -231,9 +231,9 @@ int Run(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   // outboxd's malloc settings, before any thread starts: with glibc's
-  // defaults every ~600 KB request body was a fresh mmap, and the
-  // receiver's first second of a bench run went to page faults
-  // (docs/performance.md, "The receiver's read buffer and allocator").
+  // defaults (and no huge pages) the receiver's first second of a bench
+  // run went to 4 KiB page faults as its heap grew for ~600 KB bodies
+  // (docs/performance.md, "the receiver's read buffer and allocator").
   outboxd::TuneAllocator();
   // Benches and tests hold thousands of connections open at once; with the
   // common soft limit of 1,024 the rest would wait unaccepted until the

@@ -38,8 +38,9 @@ constexpr size_t kHeaderLimit = 64 * 1024;
 // bytes) at a time. Left to grow on demand, the buffer stays near 1 KiB
 // because the parser drains it into the body, so a 16 KiB TLS record was
 // taken in ~30 SSL_read calls, each completing through the io_context
-// (docs/performance.md, "The receiver's read buffer and allocator").
-// Reserved once per connection; pages are resident only once a large body has used them.
+// (docs/performance.md, "the receiver's read buffer and allocator").
+// Reserved once per connection; its pages become resident only as large
+// bodies use them.
 constexpr size_t kReadBufferBytes = 64 * 1024;
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
