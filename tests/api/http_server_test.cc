@@ -309,6 +309,22 @@ class HttpServerLargeBodyTest : public HttpServerTest {
     return request + "0\r\n\r\n";
   }
 
+  // Writes `request` in pieces of 1 byte to ~300 KB, pausing now and then,
+  // so the server's reads end anywhere: inside a header or a chunk's size
+  // line, at a header's end, on both sides of the 256 KiB low-water mark.
+  static bool WriteInUnevenPieces(TestClient& client, const std::string& request,
+                                  uint32_t seed) {
+    std::mt19937 rng(seed);
+    for (size_t at = 0; at < request.size();) {
+      const size_t piece =
+          std::min<size_t>(request.size() - at, 1 + rng() % (rng() % 2 ? 300'000 : 64));
+      if (!client.WriteRaw(request.substr(at, piece))) return false;
+      at += piece;
+      if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
   static std::string Head(size_t content_length) {
     return absl::StrCat("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ",
                         kIngest, "\r\nContent-Type: application/x-ndjson\r\n",
@@ -333,16 +349,7 @@ TEST_F(HttpServerLargeBodyTest, BodyArrivingInUnevenPiecesIsReadWhole) {
   const std::string body = Hits(0, 20'000);  // ~2 MB
   const std::string request = Head(body.size()) + body;
   TestClient client(server_->port());
-  // Pieces from 1 byte to ~300 KB, so reads end inside the header, at the
-  // header's end, and on both sides of the 256 KiB low-water mark.
-  std::mt19937 rng(3);
-  for (size_t at = 0; at < request.size();) {
-    const size_t piece =
-        std::min<size_t>(request.size() - at, 1 + rng() % (rng() % 2 ? 300'000 : 64));
-    ASSERT_TRUE(client.WriteRaw(request.substr(at, piece)));
-    at += piece;
-    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  ASSERT_TRUE(WriteInUnevenPieces(client, request, 3));
   HttpReply r = client.Read();
   ASSERT_EQ(r.status, 202) << r.error << r.body;
   EXPECT_EQ(r.body, R"({"accepted":20000,"deliveries":40000})");
@@ -366,13 +373,7 @@ TEST_F(HttpServerLargeBodyTest, ChunkedBodyIsReadWhole) {
   const std::string body = Hits(0, 10'000);  // ~1 MB
   const std::string request = Chunked(body, 5);
   TestClient client(server_->port());
-  // Written in pieces of up to ~100 KB, so reads end inside chunk headers.
-  std::mt19937 rng(7);
-  for (size_t at = 0; at < request.size();) {
-    const size_t piece = std::min<size_t>(request.size() - at, 1 + rng() % 100'000);
-    ASSERT_TRUE(client.WriteRaw(request.substr(at, piece)));
-    at += piece;
-  }
+  ASSERT_TRUE(WriteInUnevenPieces(client, request, 7));
   HttpReply r = client.Read();
   ASSERT_EQ(r.status, 202) << r.error << r.body;
   EXPECT_EQ(r.body, R"({"accepted":10000,"deliveries":20000})");
