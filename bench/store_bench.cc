@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -153,8 +152,10 @@ void BM_AppendLogFloor1000(benchmark::State& state) {
   }
   const std::string path = dir + "/log";
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  std::error_code ec;
   if (fd < 0) {
     state.SkipWithError("open failed");
+    std::filesystem::remove_all(dir, ec);
     return;
   }
   const std::vector<std::string> events = HitEvents(1000);
@@ -192,7 +193,6 @@ void BM_AppendLogFloor1000(benchmark::State& state) {
     }
   }
   close(fd);
-  std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   state.SetItemsProcessed(state.iterations() * 1000);
 }

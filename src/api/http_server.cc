@@ -85,8 +85,9 @@ constexpr int kBodyLowWaterBytes = 256 * 1024;
 // Beast reads at most the read buffer's free capacity (at least 512 bytes)
 // at a time, and its parser drains the buffer into the body after every
 // read, so a buffer left to grow on demand stays near 1 KiB: a 350 KB
-// chunked body took ~680 reads. The other bodies Beast reads get this
-// much room, once per connection (a chunked one: Beast's own 64 KiB cap).
+// chunked body took ~680 reads. Before Beast reads a body, the buffer is
+// reserved to this for a chunked one (Beast reads at most 64 KiB at a time
+// anyway) and to kSmallBodyBytes for a small one, once per connection.
 constexpr size_t kChunkedReadBytes = 64 * 1024;
 
 bool IsHttpParseError(const beast::error_code& ec) {
