@@ -148,6 +148,17 @@ struct StoreStats {
   uint64_t live_sst_bytes = 0;
   uint64_t wal_bytes = 0;
   uint64_t memtable_bytes = 0;
+  // Table-file bytes of the outbox column family alone: deliveries (and
+  // removals) that reached the disk. Near 0 while delivery keeps up; it
+  // grows with a backlog, or when delivery runs behind a memtable's fill
+  // time (docs/performance.md, "2026-12-07, later").
+  uint64_t outbox_sst_bytes = 0;
+  // RocksDB's estimate of what compaction still has to rewrite.
+  uint64_t pending_compaction_bytes = 0;
+  // RocksDB stops writes (too many memtables or level-0 files waiting) or
+  // slows them to delayed_write_rate bytes/s (0 while it does not).
+  bool write_stopped = false;
+  uint64_t delayed_write_rate = 0;
 };
 
 class OutboxStore {

@@ -32,4 +32,26 @@ void LatencyHistogram::Render(std::string_view name, std::string_view help,
   absl::StrAppend(out, Sv(name), "_count ", count_.load(std::memory_order_relaxed), "\n");
 }
 
+void RenderStoreMetrics(const StoreStats& stats, std::string* out) {
+  auto gauge = [out](std::string_view name, std::string_view help, uint64_t v) {
+    AppendMetricHeader(name, "gauge", help, out);
+    absl::StrAppend(out, Sv(name), " ", v, "\n");
+  };
+  gauge("outboxd_store_outbox_sst_bytes",
+        "Outbox table files: deliveries and removals written to disk. Near 0 while "
+        "delivery keeps up; grows with a backlog.",
+        stats.outbox_sst_bytes);
+  gauge("outboxd_store_memtable_bytes", "Memtables of every column family.",
+        stats.memtable_bytes);
+  gauge("outboxd_store_pending_compaction_bytes",
+        "Bytes RocksDB estimates its compactions still have to rewrite.",
+        stats.pending_compaction_bytes);
+  gauge("outboxd_store_write_stopped",
+        "1 while RocksDB stops writes (memtables or level-0 files pile up).",
+        stats.write_stopped ? 1 : 0);
+  gauge("outboxd_store_write_delay_bytes_per_second",
+        "The write rate RocksDB imposes while it slows writes; 0 when it does not.",
+        stats.delayed_write_rate);
+}
+
 }  // namespace outboxd

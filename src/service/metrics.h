@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "outboxd/store.h"
+
 namespace outboxd {
 
 // Cumulative histogram of durations in seconds with fixed buckets.
@@ -39,5 +41,8 @@ struct IngestCounters {
 // "# HELP name help\n# TYPE name type\n".
 void AppendMetricHeader(std::string_view name, std::string_view type, std::string_view help,
                         std::string* out);
+
+// The store's gauges (outboxd_store_*) from one OutboxStore::Stats().
+void RenderStoreMetrics(const StoreStats& stats, std::string* out);
 
 }  // namespace outboxd

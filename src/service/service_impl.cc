@@ -385,6 +385,7 @@ std::string ServiceImpl::Metrics() {
   AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
                      "Fresh deliveries kept in memory for the dispatcher.", &out);
   absl::StrAppend(&out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
+  RenderStoreMetrics(store_->Stats(), &out);
   RenderIntegrationMetrics(&out);
   return out;
 }

@@ -182,6 +182,22 @@ StoreStats OutboxStore::Stats() const {
     if (db->GetIntProperty(cf, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) {
       stats.memtable_bytes += v;
     }
+    if (db->GetIntProperty(cf, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                           &v)) {
+      stats.pending_compaction_bytes += v;
+    }
+  }
+  uint64_t v = 0;
+  if (db->GetIntProperty(core.db->cf(store_internal::kOutboxCf),
+                         rocksdb::DB::Properties::kTotalSstFilesSize, &v)) {
+    stats.outbox_sst_bytes = v;
+  }
+  // Both are of the whole database; asked of the default column family.
+  if (db->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v)) {
+    stats.write_stopped = v != 0;
+  }
+  if (db->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &v)) {
+    stats.delayed_write_rate = v;
   }
   rocksdb::VectorLogPtr wal_files;
   if (db->GetSortedWalFiles(wal_files).ok()) {

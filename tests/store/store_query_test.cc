@@ -144,6 +144,35 @@ TEST_F(StoreQueryTest, SizesAndFlush) {
   EXPECT_EQ(store_test::ScanEverything(*store_, 1).size(), 100u);
 }
 
+// outbox_sst_bytes counts the outbox's table files and nothing else: the
+// meta column family (queued counts) is flushed too, and a drained outbox,
+// once compacted, has no table file left.
+TEST_F(StoreQueryTest, OutboxTableBytesFollowTheOutboxAlone) {
+  StoreStats fresh = store_->Stats();
+  EXPECT_EQ(fresh.outbox_sst_bytes, 0u);
+  EXPECT_FALSE(fresh.write_stopped);
+  EXPECT_EQ(fresh.delayed_write_rate, 0u);
+
+  std::vector<DeliveryKey> keys;
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                for (int i = 0; i < 100; ++i)
+                  keys.push_back(c.Enqueue(1, "t", std::string(500, 'e'), 0, 0));
+              }).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  StoreStats queued = store_->Stats();
+  EXPECT_GT(queued.outbox_sst_bytes, 0u);
+  EXPECT_GT(queued.live_sst_bytes, queued.outbox_sst_bytes);  // meta's file too
+
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                for (const DeliveryKey& k : keys) c.Remove(k);
+              }).ok());
+  ASSERT_TRUE(store_->Flush().ok());
+  ASSERT_TRUE(store_->CompactOutbox().ok());
+  StoreStats drained = store_->Stats();
+  EXPECT_EQ(drained.outbox_sst_bytes, 0u);
+  EXPECT_GT(drained.live_sst_bytes, 0u);
+}
+
 TEST(StoreOpenTest, EmptyPathIsRejected) {
   StoreOptions options;
   EXPECT_EQ(OutboxStore::Open(options).status().code(),
