@@ -50,6 +50,13 @@ void ServiceImpl::RefreshDiskUsage() {
     }
   }
   disk_bytes_.store(s.live_sst_bytes + s.wal_bytes, std::memory_order_relaxed);
+  MutexLock lock(&stats_mu_);
+  last_stats_ = s;
+}
+
+StoreStats ServiceImpl::LastStoreStats() const {
+  MutexLock lock(&stats_mu_);
+  return last_stats_;
 }
 
 void ServiceImpl::CompactOverQuota(StoreStats* s, uint64_t quota) {
@@ -385,7 +392,7 @@ std::string ServiceImpl::Metrics() {
   AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
                      "Fresh deliveries kept in memory for the dispatcher.", &out);
   absl::StrAppend(&out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
-  RenderStoreMetrics(store_->Stats(), &out);
+  RenderStoreMetrics(LastStoreStats(), &out);
   RenderIntegrationMetrics(&out);
   return out;
 }

@@ -11,6 +11,7 @@
 #include "dispatch/dispatcher.h"
 #include "outboxd/clock.h"
 #include "outboxd/log.h"
+#include "outboxd/mutex.h"
 #include "outboxd/store.h"
 #include "outboxd/transport.h"
 #include "service/hourly_report.h"
@@ -71,6 +72,9 @@ class ServiceImpl final : public Service {
   // removals flushed to different table files only go in a compaction.
   void RefreshDiskUsage();
   static constexpr TimeMs kQuotaFlushIntervalMs = 5'000;
+  // What the last RefreshDiskUsage read; /metrics renders it instead of
+  // reading the store (and listing its WAL files) again on every scrape.
+  StoreStats LastStoreStats() const;
   IngestCounters& ingest_counters() { return ingest_; }
 
   // The test record sent by Test integration (log type create_user).
@@ -92,6 +96,8 @@ class ServiceImpl final : public Service {
   ServiceOptions options_;
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> disk_bytes_{0};
+  mutable Mutex stats_mu_;
+  StoreStats last_stats_ ABSL_GUARDED_BY(stats_mu_);
   TimeMs last_quota_flush_ms_ = 0;  // RefreshDiskUsage's thread only
   IngestCounters ingest_;
   LogThrottle write_error_log_;

@@ -74,6 +74,19 @@ class DiskQuotaTest : public ::testing::Test {
   std::unique_ptr<ServiceImpl> service_;
 };
 
+// /metrics renders the store figures the last refresh read: the deliveries
+// flushed to a table file show once RefreshDiskUsage has run, not before.
+TEST_F(DiskQuotaTest, StoreStatsForMetricsAreWhatTheLastRefreshRead) {
+  EXPECT_EQ(service_->LastStoreStats().outbox_sst_bytes, 0u);
+  Fill();
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_EQ(service_->LastStoreStats().outbox_sst_bytes, 0u);
+  service_->RefreshDiskUsage();
+  const StoreStats s = service_->LastStoreStats();
+  EXPECT_GE(s.outbox_sst_bytes, uint64_t{kEvents} * kEventBytes);
+  EXPECT_EQ(s.outbox_sst_bytes, store_->Stats().outbox_sst_bytes);
+}
+
 TEST_F(DiskQuotaTest, RefusesAtTheQuotaWhileTheDataIsQueued) {
   EXPECT_TRUE(IngestOne().ok());
   Fill();
