@@ -272,7 +272,9 @@ int RunDaemon(const DaemonOptions& given) {
   dispatch_options.batch.linger_ms = o.linger_ms;
 
   auto post = [&loop](std::function<void()> fn) { boost::asio::post(loop, std::move(fn)); };
-  auto committer = std::make_unique<ThreadCommitter>(store.get(), post, 4);
+  // One thread per outcome write the dispatcher keeps under way.
+  auto committer = std::make_unique<ThreadCommitter>(
+      store.get(), post, static_cast<int>(dispatch_options.max_commits_running));
   auto dispatcher = std::make_unique<Dispatcher>(store.get(), transport.get(), clock,
                                                  destinations, &registry, committer.get(),
                                                  dispatch_options);

@@ -366,7 +366,7 @@ void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status
 
   LogAnswer(lane, *flight, status, answer, plan.failure, now);
 
-  Changes changes = store_->NewChanges();
+  Changes& changes = OpenCommit();
   changes.AddStats(id, MinuteOf(now), 1, plan.failure ? 1 : 0);
   std::vector<Delivery> finished;
   if (plan.kind == AnswerPlan::Kind::kBisect) {
@@ -412,12 +412,7 @@ void Dispatcher::OnAnswer(Lane& lane, std::shared_ptr<Flight> flight, int status
   if (plan.kind == AnswerPlan::Kind::kRetry) OUTBOXD_CRASH_POINT("dispatch.retry.before_commit");
   if (lane.config.state == IntegrationState::kBroken && plan.failure)
     OUTBOXD_CRASH_POINT("dispatch.broken.before_commit");
-  std::weak_ptr<bool> alive = alive_;
-  committer_->Commit(std::move(changes), [this, alive, id, finished = std::move(finished)](
-                                             absl::Status status) mutable {
-    if (alive.expired()) return;
-    Finish(id, std::move(finished), std::move(status));
-  });
+  CloseAnswer(id, std::move(finished));
 }
 
 void Dispatcher::AddPlanToChanges(Lane& lane, const Flight& flight, const AnswerPlan& plan,
@@ -473,7 +468,7 @@ void Dispatcher::AddPlanToChanges(Lane& lane, const Flight& flight, const Answer
 }
 
 void Dispatcher::BuryOversized(Lane& lane, std::vector<Delivery> deliveries, TimeMs now) {
-  Changes changes = store_->NewChanges();
+  Changes& changes = OpenCommit();
   for (const Delivery& d : deliveries) {
     std::string reason =
         absl::StrCat("record of ", d.event.size(), " bytes exceeds the request limit of ",
@@ -483,17 +478,64 @@ void Dispatcher::BuryOversized(Lane& lane, std::vector<Delivery> deliveries, Tim
         {{"integration", lane.config.id}, {"seq", d.key.seq}, {"reason", reason}});
   }
   counters_.dead.fetch_add(deliveries.size(), std::memory_order_relaxed);
-  uint64_t id = lane.config.id;
+  CloseAnswer(lane.config.id, std::move(deliveries));
+}
+
+struct Dispatcher::CommitGroup {
+  explicit CommitGroup(Changes c) : changes(std::move(c)) {}
+  Changes changes;
+  // Per answer in the group: its lane and the deliveries it settles.
+  std::vector<std::pair<uint64_t, std::vector<Delivery>>> answers;
+};
+
+Changes& Dispatcher::OpenCommit() {
+  if (open_commit_ == nullptr)
+    open_commit_ = std::make_unique<CommitGroup>(store_->NewChanges());
+  return open_commit_->changes;
+}
+
+void Dispatcher::Stop() {
+  stopped_ = true;
+  if (open_commit_ != nullptr && !open_commit_->answers.empty()) SubmitCommit();
+}
+
+void Dispatcher::CloseAnswer(uint64_t lane_id, std::vector<Delivery> deliveries) {
+  open_commit_->answers.emplace_back(lane_id, std::move(deliveries));
+  counters_.outcomes_pending.fetch_add(1, std::memory_order_relaxed);
+  if (stopped_ || commits_running_ < options_.max_commits_running ||
+      open_commit_->answers.size() >= options_.max_answers_per_commit) {
+    SubmitCommit();
+  }
+}
+
+void Dispatcher::SubmitCommit() {
+  std::shared_ptr<CommitGroup> group = std::move(open_commit_);
+  ++commits_running_;
+  counters_.commits.fetch_add(1, std::memory_order_relaxed);
   std::weak_ptr<bool> alive = alive_;
-  committer_->Commit(std::move(changes), [this, alive, id, deliveries = std::move(deliveries)](
-                                             absl::Status status) mutable {
+  Changes changes = std::move(group->changes);
+  committer_->Commit(std::move(changes), [this, alive, group](absl::Status status) {
     if (alive.expired()) return;
-    Finish(id, std::move(deliveries), std::move(status));
+    --commits_running_;
+    counters_.outcomes_pending.fetch_sub(group->answers.size(),
+                                         std::memory_order_relaxed);
+    // What answered meanwhile goes next, before the settled lanes refill.
+    if (open_commit_ != nullptr && !open_commit_->answers.empty()) SubmitCommit();
+    for (auto& [lane_id, deliveries] : group->answers) {
+      Settle(lane_id, std::move(deliveries), status);
+    }
+    Pump();
   });
 }
 
 void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
                         absl::Status status) {
+  Settle(lane_id, std::move(deliveries), std::move(status));
+  Pump();
+}
+
+void Dispatcher::Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
+                        const absl::Status& status) {
   Lane* lane = FindLane(lane_id);
   if (lane != nullptr) Touch(lane_id);
   // Each erase lands on a random slot of a set of thousands: fetch the slot
@@ -532,7 +574,6 @@ void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
     lane->commit_failures = 0;
   }
   MaybeDrained(IntegrationOfLane(lane_id));
-  Pump();
 }
 
 TimeMs Dispatcher::NextWakeMs() {

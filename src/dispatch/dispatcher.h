@@ -48,6 +48,11 @@ struct DispatcherOptions {
   TimeMs commit_backoff_ms = 1'000;
   TimeMs commit_backoff_max_ms = 60'000;
   BatchLimits batch;                            // tightened by each destination
+  // Outcome writes under way at once; answers that come while this many
+  // are running wait for one to complete and go together, up to
+  // max_answers_per_commit in one write.
+  uint32_t max_commits_running = 2;
+  uint32_t max_answers_per_commit = 256;
 };
 
 // What the dispatcher needs from whoever owns integration configurations.
@@ -74,6 +79,10 @@ struct DispatcherCounters {
   std::atomic<uint64_t> delivered{0}, retried{0}, dead{0}, bisected{0}, broken{0};
   std::atomic<uint64_t> in_flight{0}, peak_in_flight{0}, held_bytes{0};
   std::atomic<uint64_t> commit_errors{0};
+  // Answers whose outcome is not written yet, and store writes of
+  // outcomes (each carries one or more answers).
+  std::atomic<uint64_t> outcomes_pending{0};
+  std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> paced{0};  // requests held back by a destination's pacing
 };
 
@@ -101,7 +110,9 @@ class Dispatcher {
   void Pump();
   // From now on nothing new is sent (shutdown); answers still commit, but
   // a request that ends without an answer (cancelled) changes nothing.
-  void Stop() { stopped_ = true; }
+  // Outcomes waiting for a group go to the committer now, and later ones
+  // go at once: no completion hands the committer more work after this.
+  void Stop();
   // When Pump should run next (kNoDue: only when something happens).
   // O(log integrations): lanes sit in a set ordered by their wake time,
   // updated only for the lanes something happened to.
@@ -118,6 +129,7 @@ class Dispatcher {
  private:
   struct Lane;
   struct Flight;
+  struct CommitGroup;
 
   Lane* FindLane(uint64_t id);
   void SetLane(uint64_t lane_id, const IntegrationConfig& config, bool notice);
@@ -140,7 +152,22 @@ class Dispatcher {
                  TimeMs now);
   void AddPlanToChanges(Lane& lane, const Flight& flight, const AnswerPlan& plan,
                         int status, const Answer& answer, TimeMs now, Changes& changes);
+  // Outcomes are written in groups: an answer adds its changes to the open
+  // group (OpenCommit) and closes (CloseAnswer) with the deliveries that
+  // the write settles. A group goes to the committer at once while fewer
+  // than max_commits_running are being written; else it collects the
+  // answers that come meanwhile and goes when a write completes. Under load
+  // one store write then carries many answers instead of each waiting for
+  // its own turn in the store's write queue.
+  Changes& OpenCommit();
+  void CloseAnswer(uint64_t lane_id, std::vector<Delivery> deliveries);
+  void SubmitCommit();
+  // Settle, then Pump.
   void Finish(uint64_t lane_id, std::vector<Delivery> deliveries, absl::Status status);
+  // The deliveries' outcome was written (or failed to be): they are no
+  // longer held, and a failure backs the lane off.
+  void Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
+              const absl::Status& status);
   void BuryOversized(Lane& lane, std::vector<Delivery> deliveries, TimeMs now);
   void Release(Lane& lane, const std::vector<Delivery>& deliveries);
   void Park(Lane& lane);
@@ -160,6 +187,8 @@ class Dispatcher {
   absl::flat_hash_map<uint64_t, IntegrationState> owner_state_;  // by integration id
   uint32_t in_flight_ = 0;
   uint64_t held_bytes_ = 0;
+  std::unique_ptr<CommitGroup> open_commit_;  // null: no answer waiting
+  uint32_t commits_running_ = 0;
   // (wake, lane id) of every lane that can send and has something due or
   // batched; a lane's Lane::wake is its key here (kNoDue: absent).
   std::set<std::pair<TimeMs, uint64_t>> wakes_;

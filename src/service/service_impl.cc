@@ -379,12 +379,18 @@ std::string ServiceImpl::Metrics() {
   counter("outboxd_commit_errors_total",
           "Answers whose outcome could not be written (the lane backs off and resends).",
           d.commit_errors.load());
+  counter("outboxd_commits_total",
+          "Store writes of answers' outcomes (one carries one or more answers).",
+          d.commits.load());
   counter("outboxd_requests_paced_total",
           "Requests held back to stay under a destination's rate limits.", d.paced.load());
   AppendMetricHeader("outboxd_requests_in_flight", "gauge", "Requests in flight.", &out);
   absl::StrAppend(&out, "outboxd_requests_in_flight ", d.in_flight.load(), "\n");
   AppendMetricHeader("outboxd_requests_in_flight_peak", "gauge", "Peak requests in flight.", &out);
   absl::StrAppend(&out, "outboxd_requests_in_flight_peak ", d.peak_in_flight.load(), "\n");
+  AppendMetricHeader("outboxd_outcomes_pending", "gauge",
+                     "Answers whose outcome is not written to the store yet.", &out);
+  absl::StrAppend(&out, "outboxd_outcomes_pending ", d.outcomes_pending.load(), "\n");
   AppendMetricHeader("outboxd_held_bytes", "gauge", "Delivery bytes held in memory.", &out);
   absl::StrAppend(&out, "outboxd_held_bytes ", d.held_bytes.load(), "\n");
   AppendMetricHeader("outboxd_store_disk_bytes", "gauge", "Store files: SST + WAL.", &out);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,10 +13,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "outboxd/log.h"
 #include "dispatch/test_destination.h"
 #include "fakes/scripted_transport.h"
 #include "fakes/temp_dir.h"
+#include "outboxd/log.h"
 
 namespace outboxd {
 namespace {
@@ -39,11 +40,34 @@ class TestHooks final : public DispatcherHooks {
 };
 
 // Applies inline, or fails every commit while `fail` is set (a store that
-// cannot write: disk full, I/O error).
+// cannot write: disk full, I/O error). While `hold` is set, commits wait
+// until CompleteHeld() applies (or fails) them: writes that take a while.
 class SwitchableCommitter final : public Committer {
  public:
   explicit SwitchableCommitter(OutboxStore* store) : inline_(store) {}
   void Commit(Changes changes, Done done) override {
+    if (hold) {
+      held_.emplace_back(std::move(changes), std::move(done));
+      return;
+    }
+    Run(std::move(changes), std::move(done));
+  }
+  // Completes the oldest `n` held commits, in order. Completions may
+  // commit again (held again while `hold` is set).
+  void CompleteHeld(size_t n = 1) {
+    for (size_t i = 0; i < n && !held_.empty(); ++i) {
+      auto [changes, done] = std::move(held_.front());
+      held_.pop_front();
+      Run(std::move(changes), std::move(done));
+    }
+  }
+  size_t held() const { return held_.size(); }
+  bool fail = false;
+  bool hold = false;
+  int failed = 0;
+
+ private:
+  void Run(Changes changes, Done done) {
     if (fail) {
       ++failed;
       done(absl::UnavailableError("injected: no space left on device"));
@@ -51,11 +75,8 @@ class SwitchableCommitter final : public Committer {
     }
     inline_.Commit(std::move(changes), std::move(done));
   }
-  bool fail = false;
-  int failed = 0;
-
- private:
   InlineCommitter inline_;
+  std::deque<std::pair<Changes, Done>> held_;
 };
 
 HttpResponse Answer500() { return ScriptedTransport::Status(500); }
@@ -130,6 +151,17 @@ class DispatcherTest : public ::testing::Test {
     if (wake != kNoDue && wake > clock_.NowMs()) clock_.Set(wake);
     dispatcher_->Pump();
     return transport_->sent().size() - before;
+  }
+  // Starts with one record per request, enqueues `queued` (integration,
+  // records) and sends it all, holding commits from then on. Returns the
+  // requests sent.
+  size_t SendWithCommitsHeld(const std::vector<std::pair<uint64_t, int>>& queued) {
+    options_.batch.max_records = 1;
+    Start();
+    for (const auto& [id, n] : queued) Enqueue(id, n);
+    committer_->hold = true;
+    dispatcher_->Pump();
+    return transport_->pending().size();
   }
   std::vector<DeadDelivery> Dead(uint64_t id) {
     std::vector<DeadDelivery> out;
@@ -318,6 +350,103 @@ TEST_F(DispatcherTest, FailedCommitsBackOffBeforeResending) {
   Enqueue(kA, 1);
   dispatcher_->Pump();
   EXPECT_EQ(transport_->pending().size(), 1u);
+}
+
+// Outcomes are written in groups: while max_commits_running writes are
+// under way, the answers that come meanwhile wait and then go in one write.
+// Their deliveries stay held until it lands: nothing is sent twice.
+TEST_F(DispatcherTest, AnswersThatComeWhileWritesRunGoInOneWrite) {
+  options_.max_commits_running = 2;
+  ASSERT_EQ(SendWithCommitsHeld({{kA, 6}}), 6u);
+  transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+  const DispatcherCounters& c = dispatcher_->counters();
+  EXPECT_EQ(c.commits.load(), 2u);  // two writes under way
+  EXPECT_EQ(committer_->held(), 2u);
+  EXPECT_EQ(c.outcomes_pending.load(), 6u);  // four answers wait for one
+  EXPECT_EQ(store_->QueuedCount(kA), 6u);
+  clock_.Advance(1 * kHourMs);
+  dispatcher_->Pump();
+  EXPECT_TRUE(transport_->pending().empty()) << "resent before its outcome was written";
+
+  committer_->CompleteHeld();  // the first write lands; the four go in one
+  EXPECT_EQ(c.commits.load(), 3u);
+  EXPECT_EQ(c.outcomes_pending.load(), 5u);
+  EXPECT_EQ(store_->QueuedCount(kA), 5u);
+  committer_->CompleteHeld(2);
+  EXPECT_EQ(committer_->held(), 0u);
+  EXPECT_EQ(c.commits.load(), 3u);
+  EXPECT_EQ(c.outcomes_pending.load(), 0u);
+  EXPECT_EQ(store_->QueuedCount(kA), 0u);
+  EXPECT_EQ(c.delivered.load(), 6u);
+  EXPECT_EQ(dispatcher_->Health(kA).requests, 6u);
+  clock_.Advance(1 * kHourMs);
+  EXPECT_EQ(AdvanceAndPump(), 0u);
+}
+
+TEST_F(DispatcherTest, AWriteCarriesAtMostMaxAnswersPerCommit) {
+  options_.max_commits_running = 1;
+  options_.max_answers_per_commit = 2;
+  ASSERT_EQ(SendWithCommitsHeld({{kA, 6}}), 6u);
+  transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+  // One alone (nothing was running), then full groups of two; the sixth
+  // answer waits for a write to complete.
+  EXPECT_EQ(dispatcher_->counters().commits.load(), 3u);
+  EXPECT_EQ(dispatcher_->counters().outcomes_pending.load(), 6u);
+  committer_->CompleteHeld(3);  // the first completion submits the sixth
+  EXPECT_EQ(dispatcher_->counters().commits.load(), 4u);
+  committer_->CompleteHeld();
+  EXPECT_EQ(store_->QueuedCount(kA), 0u);
+  EXPECT_EQ(dispatcher_->counters().outcomes_pending.load(), 0u);
+}
+
+// At shutdown the answers waiting for a group go to the committer at once,
+// and so does every later answer: the daemon then drains the committer and
+// no completion hands it more work.
+TEST_F(DispatcherTest, StopSubmitsTheWaitingAnswers) {
+  options_.max_commits_running = 1;
+  ASSERT_EQ(SendWithCommitsHeld({{kA, 5}}), 5u);
+  for (int i = 0; i < 3; ++i) transport_->Complete(0, Answer200());
+  EXPECT_EQ(dispatcher_->counters().commits.load(), 1u);
+  dispatcher_->Stop();
+  EXPECT_EQ(dispatcher_->counters().commits.load(), 2u);
+  transport_->Complete(0, Answer200());
+  EXPECT_EQ(dispatcher_->counters().commits.load(), 3u);
+  EXPECT_EQ(committer_->held(), 3u);
+  committer_->CompleteHeld(3);
+  EXPECT_EQ(dispatcher_->counters().commits.load(), 3u);
+  EXPECT_EQ(store_->QueuedCount(kA), 1u);  // the one never answered
+  EXPECT_EQ(dispatcher_->counters().outcomes_pending.load(), 0u);
+}
+
+// A group's write fails as a whole: every lane with an answer in it keeps
+// its deliveries queued and backs off.
+TEST_F(DispatcherTest, AFailedGroupWriteBacksOffEveryLaneInIt) {
+  options_.max_commits_running = 1;
+  options_.commit_backoff_ms = 1'000;
+  ASSERT_EQ(SendWithCommitsHeld({{kA, 2}, {kB, 1}}), 3u);
+  // One of kA's answers first, alone; kA's other and kB's wait in a group.
+  size_t first = 0;
+  while (transport_->pending()[first].request.url != "http://test/1/new_hits") ++first;
+  transport_->Complete(first, Answer200());
+  transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+  ASSERT_EQ(committer_->held(), 1u);
+  committer_->CompleteHeld();
+  ASSERT_EQ(committer_->held(), 1u);
+  EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 2u);
+  committer_->fail = true;
+  committer_->CompleteHeld();
+  EXPECT_EQ(committer_->failed, 1);
+  EXPECT_EQ(dispatcher_->counters().commit_errors.load(), 2u);  // per answer
+  EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 2u);
+  committer_->fail = false;
+  committer_->hold = false;
+  dispatcher_->Pump();
+  EXPECT_TRUE(transport_->pending().empty()) << "resent without a backoff";
+  clock_.Advance(1'000);
+  dispatcher_->Pump();
+  EXPECT_EQ(transport_->pending().size(), 2u);
+  transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
+  EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 0u);
 }
 
 TEST_F(DispatcherTest, LingersForAPartialBatch) {
