@@ -328,6 +328,9 @@ void Dispatcher::OnResponse(std::shared_ptr<Flight> flight, HttpResponse respons
     answer.error_code = response.transport_error;
   }
   OnAnswer(*lane, std::move(flight), response.status, answer);
+  // The request slot is free now, not when the outcome is written: the
+  // answered deliveries stay held until then, so the lane sends others.
+  Pump();
 }
 
 void Dispatcher::LogAnswer(Lane& lane, const Flight& flight, int status, const Answer& answer,
@@ -521,9 +524,11 @@ void Dispatcher::SubmitCommit() {
                                          std::memory_order_relaxed);
     // What answered meanwhile goes next, before the settled lanes refill.
     if (open_commit_ != nullptr && !open_commit_->answers.empty()) SubmitCommit();
+    TimeMs retry_in_ms = 0;
     for (auto& [lane_id, deliveries] : group->answers) {
-      Settle(lane_id, std::move(deliveries), status);
+      retry_in_ms = std::max(retry_in_ms, Settle(lane_id, std::move(deliveries), status));
     }
+    LogCommit(*group, status, retry_in_ms);
     Pump();
   });
 }
@@ -534,8 +539,28 @@ void Dispatcher::Finish(uint64_t lane_id, std::vector<Delivery> deliveries,
   Pump();
 }
 
-void Dispatcher::Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
-                        const absl::Status& status) {
+void Dispatcher::LogCommit(const CommitGroup& group, const absl::Status& status,
+                           TimeMs retry_in_ms) {
+  if (status.ok()) {
+    if (!commits_failing_) return;
+    commits_failing_ = false;
+    Log(LogLevel::kInfo, "outcome writes succeed again",
+        {{"similar_errors_not_logged", commit_failure_log_.Reset()}});
+    return;
+  }
+  commits_failing_ = true;
+  uint64_t not_logged = 0;
+  if (!commit_failure_log_.Allow(clock_->NowMs(), &not_logged)) return;
+  Log(LogLevel::kError, "outcome write failed; deliveries stay queued",
+      {{"answers", group.answers.size()},
+       {"integration", group.answers.front().first},
+       {"error", status.ToString()},
+       {"retry_in_ms", retry_in_ms},
+       {"similar_errors_not_logged", not_logged}});
+}
+
+TimeMs Dispatcher::Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
+                          const absl::Status& status) {
   Lane* lane = FindLane(lane_id);
   if (lane != nullptr) Touch(lane_id);
   // Each erase lands on a random slot of a set of thousands: fetch the slot
@@ -552,11 +577,11 @@ void Dispatcher::Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
     lane->held.erase(HeldKey(d));
   }
   counters_.held_bytes.store(held_bytes_, std::memory_order_relaxed);
+  TimeMs backoff = 0;
   if (!status.ok()) {
     // The store still holds the deliveries under their old keys: rescan,
     // after a backoff.
     counters_.commit_errors.fetch_add(1, std::memory_order_relaxed);
-    TimeMs backoff = 0;
     if (lane != nullptr) {
       backoff = options_.commit_backoff_ms;
       for (uint32_t i = 0; i < lane->commit_failures && backoff < options_.commit_backoff_max_ms;
@@ -568,12 +593,11 @@ void Dispatcher::Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
       lane->paused_until = std::max(lane->paused_until, clock_->NowMs() + backoff);
       store_->ResetCursor(lane_id);
     }
-    Log(LogLevel::kError, "commit failed; deliveries stay queued",
-        {{"integration", lane_id}, {"error", status.ToString()}, {"retry_in_ms", backoff}});
   } else if (lane != nullptr) {
     lane->commit_failures = 0;
   }
   MaybeDrained(IntegrationOfLane(lane_id));
+  return backoff;
 }
 
 TimeMs Dispatcher::NextWakeMs() {

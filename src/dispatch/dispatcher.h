@@ -28,6 +28,7 @@
 #include "outboxd/destination.h"
 #include "outboxd/health.h"
 #include "outboxd/integration.h"
+#include "outboxd/log.h"
 #include "outboxd/retry.h"
 #include "outboxd/store.h"
 #include "outboxd/transport.h"
@@ -165,9 +166,14 @@ class Dispatcher {
   // Settle, then Pump.
   void Finish(uint64_t lane_id, std::vector<Delivery> deliveries, absl::Status status);
   // The deliveries' outcome was written (or failed to be): they are no
-  // longer held, and a failure backs the lane off.
-  void Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
-              const absl::Status& status);
+  // longer held, and a failure backs the lane off. Returns the backoff (0
+  // when written).
+  TimeMs Settle(uint64_t lane_id, std::vector<Delivery> deliveries,
+                const absl::Status& status);
+  // One line per failed outcome write (at most one per 10 s, counting
+  // those left out), and one when writes succeed again.
+  void LogCommit(const CommitGroup& group, const absl::Status& status,
+                 TimeMs retry_in_ms);
   void BuryOversized(Lane& lane, std::vector<Delivery> deliveries, TimeMs now);
   void Release(Lane& lane, const std::vector<Delivery>& deliveries);
   void Park(Lane& lane);
@@ -189,6 +195,8 @@ class Dispatcher {
   uint64_t held_bytes_ = 0;
   std::unique_ptr<CommitGroup> open_commit_;  // null: no answer waiting
   uint32_t commits_running_ = 0;
+  bool commits_failing_ = false;
+  LogThrottle commit_failure_log_;
   // (wake, lane id) of every lane that can send and has something due or
   // batched; a lane's Lane::wake is its key here (kNoDue: absent).
   std::set<std::pair<TimeMs, uint64_t>> wakes_;

@@ -323,9 +323,13 @@ TEST_F(DispatcherTest, PacingHoldsTheLaneForTheDelayTheDestinationAsks) {
 
 // An answer that cannot be committed leaves the deliveries queued; the lane
 // resends them only after a backoff that doubles while commits keep failing.
+// The log gets the first failure, then one line per 10 s, and one line when
+// writes succeed again.
 TEST_F(DispatcherTest, FailedCommitsBackOffBeforeResending) {
   options_.commit_backoff_ms = 1'000;
   options_.commit_backoff_max_ms = 4'000;
+  std::string log;
+  SetLogSinkForTest(&log);
   Start();
   Enqueue(kA, 3);
   committer_->fail = true;
@@ -347,6 +351,25 @@ TEST_F(DispatcherTest, FailedCommitsBackOffBeforeResending) {
   committer_->fail = false;
   transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
   EXPECT_EQ(store_->QueuedCount(kA), 0u);
+  SetLogSinkForTest(nullptr);
+  // Failures at 0, 1, 3, 7 and 11 s: logged at 0 and 11 s.
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    if (absl::StrContains(line, "outcome write")) lines.emplace_back(line);
+  }
+  ASSERT_EQ(lines.size(), 3u) << log;
+  EXPECT_TRUE(absl::StrContains(lines[0],
+                                "level=error msg=\"outcome write failed; deliveries "
+                                "stay queued\" answers=1 integration=1"))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "no space left on device")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "retry_in_ms=1000 similar_errors_not_logged=0"))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[1], "retry_in_ms=4000 similar_errors_not_logged=3"))
+      << lines[1];
+  EXPECT_TRUE(absl::StrContains(
+      lines[2], "outcome writes succeed again\" similar_errors_not_logged=0"))
+      << lines[2];
   Enqueue(kA, 1);
   dispatcher_->Pump();
   EXPECT_EQ(transport_->pending().size(), 1u);
@@ -381,6 +404,25 @@ TEST_F(DispatcherTest, AnswersThatComeWhileWritesRunGoInOneWrite) {
   EXPECT_EQ(dispatcher_->Health(kA).requests, 6u);
   clock_.Advance(1 * kHourMs);
   EXPECT_EQ(AdvanceAndPump(), 0u);
+}
+
+// A slow outcome write does not idle the lane: the answer frees its
+// request slot at once, and what is due goes out while the write runs.
+TEST_F(DispatcherTest, AnAnswerFreesItsSlotBeforeItsOutcomeIsWritten) {
+  options_.max_in_flight_per_integration = 1;
+  ASSERT_EQ(SendWithCommitsHeld({{kA, 3}}), 1u);
+  transport_->Complete(0, Answer200());
+  EXPECT_EQ(committer_->held(), 1u);
+  ASSERT_EQ(transport_->pending().size(), 1u) << "the lane waited for the write";
+  EXPECT_EQ(transport_->sent().size(), 2u);
+  EXPECT_FALSE(absl::StrContains(transport_->pending()[0].request.body, R"("e0")"));
+  transport_->Complete(0, Answer200());
+  ASSERT_EQ(transport_->pending().size(), 1u);
+  committer_->hold = false;
+  committer_->CompleteHeld(2);
+  transport_->Complete(0, Answer200());
+  EXPECT_EQ(transport_->sent().size(), 3u);
+  EXPECT_EQ(store_->QueuedCount(kA), 0u);
 }
 
 TEST_F(DispatcherTest, AWriteCarriesAtMostMaxAnswersPerCommit) {
@@ -434,8 +476,14 @@ TEST_F(DispatcherTest, AFailedGroupWriteBacksOffEveryLaneInIt) {
   ASSERT_EQ(committer_->held(), 1u);
   EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 2u);
   committer_->fail = true;
+  std::string log;
+  SetLogSinkForTest(&log);
   committer_->CompleteHeld();
+  SetLogSinkForTest(nullptr);
   EXPECT_EQ(committer_->failed, 1);
+  EXPECT_TRUE(
+      absl::StrContains(log, "outcome write failed; deliveries stay queued\" answers=2"))
+      << log;
   EXPECT_EQ(dispatcher_->counters().commit_errors.load(), 2u);  // per answer
   EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 2u);
   committer_->fail = false;
