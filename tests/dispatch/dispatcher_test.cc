@@ -88,7 +88,10 @@ class DispatcherTest : public ::testing::Test {
     options_.batch.linger_ms = 0;
     OpenStore();
   }
-  void TearDown() override { Close(); }
+  void TearDown() override {
+    SetLogSinkForTest(nullptr);  // also when a test stopped before it did
+    Close();
+  }
 
   void OpenStore() {
     StoreOptions o;
@@ -163,6 +166,9 @@ class DispatcherTest : public ::testing::Test {
     dispatcher_->Pump();
     return transport_->pending().size();
   }
+  // The log lines written from now on go to log_ (until StopCapturingLog).
+  void CaptureLog() { SetLogSinkForTest(&log_); }
+  void StopCapturingLog() { SetLogSinkForTest(nullptr); }
   std::vector<DeadDelivery> Dead(uint64_t id) {
     std::vector<DeadDelivery> out;
     EXPECT_TRUE(store_->ForEachDead(id, 1000, [&](DeadDelivery&& d) {
@@ -182,6 +188,7 @@ class DispatcherTest : public ::testing::Test {
   std::unique_ptr<SwitchableCommitter> committer_;
   std::unique_ptr<Dispatcher> dispatcher_;
   int next_event_ = 0;
+  std::string log_;
 };
 
 TEST_F(DispatcherTest, DeliversABatchAndRemovesIt) {
@@ -328,8 +335,7 @@ TEST_F(DispatcherTest, PacingHoldsTheLaneForTheDelayTheDestinationAsks) {
 TEST_F(DispatcherTest, FailedCommitsBackOffBeforeResending) {
   options_.commit_backoff_ms = 1'000;
   options_.commit_backoff_max_ms = 4'000;
-  std::string log;
-  SetLogSinkForTest(&log);
+  CaptureLog();
   Start();
   Enqueue(kA, 3);
   committer_->fail = true;
@@ -351,13 +357,13 @@ TEST_F(DispatcherTest, FailedCommitsBackOffBeforeResending) {
   committer_->fail = false;
   transport_->CompleteAll([](const HttpRequest&) { return Answer200(); });
   EXPECT_EQ(store_->QueuedCount(kA), 0u);
-  SetLogSinkForTest(nullptr);
+  StopCapturingLog();
   // Failures at 0, 1, 3, 7 and 11 s: logged at 0 and 11 s.
   std::vector<std::string> lines;
-  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+  for (absl::string_view line : absl::StrSplit(log_, '\n', absl::SkipEmpty())) {
     if (absl::StrContains(line, "outcome write")) lines.emplace_back(line);
   }
-  ASSERT_EQ(lines.size(), 3u) << log;
+  ASSERT_EQ(lines.size(), 3u) << log_;
   EXPECT_TRUE(absl::StrContains(lines[0],
                                 "level=error msg=\"outcome write failed; deliveries "
                                 "stay queued\" answers=1 integration=1"))
@@ -476,14 +482,13 @@ TEST_F(DispatcherTest, AFailedGroupWriteBacksOffEveryLaneInIt) {
   ASSERT_EQ(committer_->held(), 1u);
   EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 2u);
   committer_->fail = true;
-  std::string log;
-  SetLogSinkForTest(&log);
+  CaptureLog();
   committer_->CompleteHeld();
-  SetLogSinkForTest(nullptr);
+  StopCapturingLog();
   EXPECT_EQ(committer_->failed, 1);
   EXPECT_TRUE(
-      absl::StrContains(log, "outcome write failed; deliveries stay queued\" answers=2"))
-      << log;
+      absl::StrContains(log_, "outcome write failed; deliveries stay queued\" answers=2"))
+      << log_;
   EXPECT_EQ(dispatcher_->counters().commit_errors.load(), 2u);  // per answer
   EXPECT_EQ(store_->QueuedCount(kA) + store_->QueuedCount(kB), 2u);
   committer_->fail = false;
@@ -576,8 +581,7 @@ TEST_F(DispatcherTest, TransportErrorsAreRetried) {
 // failure, one line per 10 s with the count left out, and one line when
 // requests succeed again; the next failure after that is logged at once.
 TEST_F(DispatcherTest, RepeatedFailuresAreLoggedOncePer10Seconds) {
-  std::string log;
-  SetLogSinkForTest(&log);
+  CaptureLog();
   Start();
   Enqueue(kA, 1);
   dispatcher_->Pump();
@@ -593,13 +597,13 @@ TEST_F(DispatcherTest, RepeatedFailuresAreLoggedOncePer10Seconds) {
   Enqueue(kA, 1);
   ASSERT_EQ(AdvanceAndPump(), 1u);
   transport_->Complete(0, Answer500());
-  SetLogSinkForTest(nullptr);
+  StopCapturingLog();
 
   std::vector<std::string> lines;
-  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+  for (absl::string_view line : absl::StrSplit(log_, '\n', absl::SkipEmpty())) {
     if (absl::StrContains(line, "msg=\"request")) lines.emplace_back(line);
   }
-  ASSERT_EQ(lines.size(), 4u) << log;
+  ASSERT_EQ(lines.size(), 4u) << log_;
   EXPECT_TRUE(absl::StrContains(lines[0], "msg=\"request failed\"")) << lines[0];
   EXPECT_TRUE(absl::StrContains(lines[0], "failed_in_a_row=1 similar_errors_not_logged=0"))
       << lines[0];
@@ -622,13 +626,14 @@ TEST_F(DispatcherTest, PastMaxAgeGoesToDead) {
     transport_->Complete(0, Answer500());
     ASSERT_EQ(AdvanceAndPump(), 1u);
   }
-  std::string log;
-  SetLogSinkForTest(&log);
+  CaptureLog();
   transport_->Complete(0, Answer500());
-  SetLogSinkForTest(nullptr);
-  EXPECT_TRUE(absl::StrContains(log, "msg=\"deliveries moved to dead\" integration=1 records=1 "
-                                     "reason=\"max age exceeded; last answer: 500"))
-      << log;
+  StopCapturingLog();
+  EXPECT_TRUE(
+      absl::StrContains(log_,
+                        "msg=\"deliveries moved to dead\" integration=1 records=1 "
+                        "reason=\"max age exceeded; last answer: 500"))
+      << log_;
   EXPECT_EQ(store_->QueuedCount(kA), 0u);
   auto dead = Dead(kA);
   ASSERT_EQ(dead.size(), 1u);
