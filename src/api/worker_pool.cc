@@ -1,5 +1,6 @@
 #include "api/worker_pool.h"
 
+#include <latch>
 #include <string>
 #include <utility>
 
@@ -7,14 +8,20 @@
 
 namespace outboxd {
 
-WorkerPool::WorkerPool(int threads, size_t max_queued, std::string_view name)
+WorkerPool::WorkerPool(int threads, size_t max_queued, std::string_view name,
+                       const std::function<void()>& on_start)
     : max_queued_(max_queued) {
-  for (int i = 0; i < (threads < 1 ? 1 : threads); ++i) {
-    threads_.emplace_back([this, prefix = std::string(name), i] {
+  const int count = threads < 1 ? 1 : threads;
+  std::latch started(count);
+  for (int i = 0; i < count; ++i) {
+    threads_.emplace_back([this, prefix = std::string(name), i, &on_start, &started] {
       NameThisThread(prefix, i);
+      if (on_start) on_start();
+      started.count_down();  // `started` and `on_start` may be gone after this
       Run();
     });
   }
+  started.wait();
 }
 
 WorkerPool::~WorkerPool() { Stop(); }

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -18,8 +19,12 @@ namespace outboxd {
 class WorkerPool final : public Executor {
  public:
   // `threads` >= 1 workers, named `name`-0, `name`-1 ...; at most
-  // `max_queued` tasks wait for a worker.
-  WorkerPool(int threads, size_t max_queued, std::string_view name = "worker");
+  // `max_queued` tasks wait for a worker. Each worker first runs
+  // `on_start` (when set), and the constructor returns once all of them
+  // have: per-thread setup such as prefaulting the worker's malloc heap is
+  // done before the pool takes work.
+  WorkerPool(int threads, size_t max_queued, std::string_view name = "worker",
+             const std::function<void()>& on_start = nullptr);
   ~WorkerPool() override;  // Stop()
 
   WorkerPool(const WorkerPool&) = delete;

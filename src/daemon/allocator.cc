@@ -25,6 +25,11 @@ constexpr size_t kTrimThreshold = size_t{128} << 20;
 // in-flight requests 300 MiB of RSS (docs/performance.md, "Huge pages for
 // the per-thread heaps").
 constexpr size_t kTopPad = size_t{16} << 20;
+// PrefaultHeap's allocation unit: far under the mmap threshold (a block
+// above it would be mapped and unmapped on its own, not kept by the heap),
+// and RocksDB's memtable arena block size.
+constexpr size_t kPrefaultBlock = size_t{1} << 20;
+constexpr size_t kPage = 4096;
 
 bool TunableSet(const char* glibc_tunables, std::string_view name) {
   if (glibc_tunables == nullptr) return false;
@@ -63,6 +68,25 @@ std::string TuneAllocator() {
     applied += s.tunable.substr(s.tunable.rfind('.') + 1) + "=" + std::to_string(s.value);
   }
   return applied;
+}
+
+size_t PrefaultHeap(size_t bytes) {
+  std::vector<void*> blocks;
+  blocks.reserve(bytes / kPrefaultBlock + 1);
+  size_t touched = 0;
+  while (touched < bytes) {
+    const size_t size = std::min(kPrefaultBlock, bytes - touched);
+    void* block = std::malloc(size);
+    if (block == nullptr) break;
+    blocks.push_back(block);
+    // volatile: stores to memory that is freed unread may be dropped.
+    auto* p = static_cast<volatile unsigned char*>(block);
+    for (size_t off = 0; off < size; off += kPage) p[off] = 0;
+    p[size - 1] = 0;
+    touched += size;
+  }
+  for (void* block : blocks) std::free(block);
+  return touched;
 }
 
 }  // namespace outboxd

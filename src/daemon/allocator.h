@@ -37,4 +37,15 @@ std::vector<AllocatorSetting> AllocatorSettings(const char* glibc_tunables);
 // applied.
 std::string TuneAllocator();
 
+// Faults in `bytes` of the calling thread's malloc heap and hands them back
+// to it: allocated in blocks under the mmap threshold, one byte written per
+// page, then freed. With TuneAllocator's trim threshold the heap keeps the
+// pages, so the thread's next allocations up to that size (RocksDB's
+// memtable blocks, request bodies) find memory the kernel has already
+// zeroed. On a VM the first touch of a page costs far more than zeroing it:
+// without this, outboxd's first second under load went mostly to page
+// faults (docs/performance.md, "Prefaulted heaps"). Returns the bytes
+// touched: fewer when malloc fails.
+size_t PrefaultHeap(size_t bytes);
+
 }  // namespace outboxd

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -20,12 +21,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "outboxd/mutex.h"
 #include "api/handler.h"
 #include "api/http_server.h"
 #include "api/integration_record.h"
 #include "api/secret_box.h"
 #include "api/worker_pool.h"
+#include "daemon/allocator.h"
 #include "destinations/factory.h"
 #include "destinations/sentinel_dcr.h"
 #include "destinations/token_provider.h"
@@ -33,6 +34,7 @@
 #include "dispatch/dispatcher.h"
 #include "dispatch/driver.h"
 #include "outboxd/log.h"
+#include "outboxd/mutex.h"
 #include "outboxd/open_files.h"
 #include "outboxd/store.h"
 #include "outboxd/thread_name.h"
@@ -293,8 +295,21 @@ int RunDaemon(const DaemonOptions& given) {
                         },
                         [post, d](uint64_t id) { post([d, id] { d->RemoveIntegration(id); }); }});
   store->SetDueListener([drv](uint64_t, TimeMs due) { drv->WakeForDue(due); });
-  std::thread loop_thread([&loop] {
+  // --prefault-memory: a fifth for the dispatcher's heap (request bodies),
+  // the rest shared by the ingest workers' heaps, where RocksDB allocates
+  // the memtable blocks (the leader of a write group inserts them all).
+  // Done before the API listens: on a VM the first touch of a page costs
+  // far more than its zeroing, and the first second under load went mostly
+  // to page faults (docs/performance.md, "Prefaulted heaps").
+  const auto prefault_began = std::chrono::steady_clock::now();
+  const size_t dispatch_prefault = o.prefault_bytes / 5;
+  const size_t worker_prefault = (o.prefault_bytes - dispatch_prefault) /
+                                 static_cast<size_t>(std::max(1, o.ingest_workers));
+  std::promise<void> dispatch_prefaulted;
+  std::thread loop_thread([&loop, &dispatch_prefaulted, dispatch_prefault] {
     NameThisThread("dispatch");
+    PrefaultHeap(dispatch_prefault);
+    dispatch_prefaulted.set_value();
     loop.run();
   });
   driver->Wake();
@@ -304,7 +319,18 @@ int RunDaemon(const DaemonOptions& given) {
   service_options.disk_quota_bytes = o.disk_quota_bytes;
   ServiceImpl service(store.get(), &registry, &hourly, clock,
                       {post, d, transport.get(), destinations}, service_options);
-  WorkerPool workers(o.ingest_workers, 4096, "ingest");
+  WorkerPool workers(o.ingest_workers, 4096, "ingest",
+                     [worker_prefault] { PrefaultHeap(worker_prefault); });
+  dispatch_prefaulted.get_future().wait();
+  if (o.prefault_bytes > 0) {
+    Log(LogLevel::kInfo, "heaps prefaulted",
+        {{"bytes", o.prefault_bytes},
+         {"per_ingest_worker", worker_prefault},
+         {"dispatcher", dispatch_prefault},
+         {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - prefault_began)
+                    .count()}});
+  }
   HandlerOptions handler_options;
   handler_options.ingest_token = o.ingest_token;
   handler_options.admin_token = o.admin_token;

@@ -122,6 +122,12 @@ const std::vector<OptionSpec>& Specs() {
       {"request-timeout", "OUTBOXD_REQUEST_TIMEOUT", "DURATION",
        "A request to a destination that has not been answered by then fails (and is retried).",
        DURATION_FIELD(request_timeout_ms)},
+      {"prefault-memory", "OUTBOXD_PREFAULT_MEMORY", "BYTES",
+       "Heap memory faulted in at startup, before the API listens, so the first second under "
+       "load does not wait for the kernel to map and zero it: a fifth in the dispatcher's heap, "
+       "the rest spread over the ingest workers' heaps (RocksDB's memtables). Resident from "
+       "the start. 0 = off.",
+       BYTES_FIELD(prefault_bytes)},
       {"http-threads", "OUTBOXD_HTTP_THREADS", "N", "HTTP I/O threads.", NUM_FIELD(http_threads)},
       {"ingest-workers", "OUTBOXD_INGEST_WORKERS", "N",
        "Threads that make ingest requests durable (they share fsyncs).", NUM_FIELD(ingest_workers)},

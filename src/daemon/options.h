@@ -38,6 +38,10 @@ struct DaemonOptions {
   uint64_t store_fresh_cache_bytes = 32ull << 20;
   // A request to a destination (connect, send, answer) fails after this.
   TimeMs request_timeout_ms = 30 * kSecondMs;
+  // Heap memory faulted in at startup, before the API listens: a fifth for
+  // the dispatcher, the rest spread over the ingest workers (two 64 MiB
+  // outbox memtables, plus request bodies). 0 turns it off.
+  uint64_t prefault_bytes = 160ull << 20;
   int http_threads = 2;
   int ingest_workers = 16;
   int ingest_parse_concurrency = 0;  // 0: the number of CPUs

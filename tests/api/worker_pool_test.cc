@@ -1,6 +1,9 @@
 #include "api/worker_pool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +76,26 @@ TEST(WorkerPoolTest, NamesItsThreads) {
   }));
   ASSERT_TRUE(done.WaitFor(std::chrono::seconds(10)));
   EXPECT_EQ(name, "ingest-0");
+}
+
+TEST(WorkerPoolTest, EveryWorkerRunsOnStartBeforeTheConstructorReturns) {
+  // Setup such as prefaulting a worker's heap must be over before the pool
+  // is handed work: the constructor waits for every worker's on_start.
+  std::mutex mu;
+  std::vector<std::string> names;
+  WorkerPool pool(3, 10, "warm", [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::lock_guard<std::mutex> lock(mu);
+    names.push_back(ThisThreadName());
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"warm-0", "warm-1", "warm-2"}));
+  }
+  Notification done;
+  ASSERT_TRUE(pool.TrySubmit([&] { done.Notify(); }));
+  EXPECT_TRUE(done.WaitFor(std::chrono::seconds(10)));
 }
 
 TEST(ThreadNameTest, KeepsLinuxsFifteenBytes) {

@@ -1,8 +1,13 @@
 #include "daemon/allocator.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <latch>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -56,6 +61,57 @@ TEST(AllocatorTest, TheOperatorsTunablesWin) {
       AllocatorSettings("glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold="
                         "1:glibc.malloc.top_pad=1")
           .empty());
+}
+
+TEST(AllocatorTest, PrefaultHeapTouchesWhatItIsAsked) {
+  EXPECT_EQ(PrefaultHeap(0), 0u);
+  EXPECT_EQ(PrefaultHeap((size_t{7} << 20) / 2), (size_t{7} << 20) / 2);  // 3.5 MiB
+  EXPECT_EQ(PrefaultHeap(5000), 5000u);
+}
+
+long MinorFaultsOfThisThread() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
+TEST(AllocatorTest, AfterPrefaultingTheThreadsAllocationsFaultNoPages) {
+  // mallopt is ignored under the sanitizers' allocators.
+  if (TuneAllocator().empty()) GTEST_SKIP() << "malloc settings not applied";
+  constexpr size_t kMiB = size_t{1} << 20;
+  constexpr int kBlocks = 24;
+  auto touch_blocks = [] {
+    // What a memtable does: 1 MiB blocks, every page written.
+    std::vector<char*> blocks;
+    for (int i = 0; i < kBlocks; ++i) {
+      blocks.push_back(static_cast<char*>(std::malloc(kMiB)));
+      std::memset(blocks.back(), 1, kMiB);
+    }
+    for (char* b : blocks) std::free(b);
+  };
+  long cold = 0, warm = 0;
+  // Two threads alive at once, so each has a malloc heap of its own that
+  // nothing has touched yet (a thread that exits hands its heap, pages and
+  // all, to the next thread started).
+  std::latch measured(2);
+  std::thread prefaulted([&] {
+    EXPECT_EQ(PrefaultHeap(32 * kMiB), 32 * kMiB);
+    const long before = MinorFaultsOfThisThread();
+    touch_blocks();
+    warm = MinorFaultsOfThisThread() - before;
+    measured.arrive_and_wait();
+  });
+  std::thread not_prefaulted([&] {
+    const long before = MinorFaultsOfThisThread();
+    touch_blocks();
+    cold = MinorFaultsOfThisThread() - before;
+    measured.arrive_and_wait();
+  });
+  prefaulted.join();
+  not_prefaulted.join();
+  // 24 MiB is 6,144 pages of 4 KiB (fewer with transparent huge pages).
+  EXPECT_GT(cold, 1000);
+  EXPECT_LT(warm, 100) << "cold " << cold;
 }
 
 }  // namespace

@@ -66,12 +66,14 @@ TEST_F(DaemonOptionsTest, DefaultsWithoutFlagsOrEnvironment) {
   EXPECT_EQ(o->store_write_buffer_bytes, 64ull << 20);
   EXPECT_EQ(o->health_window_ms, 12 * kHourMs);
   EXPECT_EQ(o->health_min_requests, 20u);
+  EXPECT_EQ(o->prefault_bytes, 160ull << 20);
 }
 
 TEST_F(DaemonOptionsTest, FlagsWinOverTheEnvironment) {
   env_["OUTBOXD_REQUEST_TIMEOUT"] = "5s";
   env_["OUTBOXD_STORE_WRITE_BUFFER"] = "8MB";
   env_["OUTBOXD_DISK_QUOTA"] = "1GB";
+  env_["OUTBOXD_PREFAULT_MEMORY"] = "0";
   auto o = Parse({"--request-timeout", "2s", "--store-block-cache=16MiB", "--linger",
                   "1ms", "--max-held-bytes", "32MB", "--store-fresh-cache", "0"});
   ASSERT_TRUE(o.ok()) << o.status();
@@ -82,6 +84,7 @@ TEST_F(DaemonOptionsTest, FlagsWinOverTheEnvironment) {
   EXPECT_EQ(o->linger_ms, 1);
   EXPECT_EQ(o->max_held_bytes, 32u << 20);
   EXPECT_EQ(o->store_fresh_cache_bytes, 0u);
+  EXPECT_EQ(o->prefault_bytes, 0u);
 }
 
 TEST_F(DaemonOptionsTest, RepeatableAndSwitchFlags) {
