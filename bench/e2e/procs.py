@@ -328,7 +328,7 @@ class FakeSentinel:
     record with received_at_ms."""
 
     def __init__(self, binary, work, cert, key, workspaces=(), any_key=None, latency_ms=0,
-                 threads=1, out=True, out_format="records", env=None):
+                 threads=1, out=True, out_format="records", env=None, prefault_mib=0):
         self.work = work
         self.extra_env = dict(env or {})
         self.out = os.path.join(work, "received.ndjson") if out else None
@@ -340,6 +340,8 @@ class FakeSentinel:
             args += ["--any-workspace", any_key]
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
+        if prefault_mib:
+            args += ["--prefault-mib", str(prefault_mib)]
         if self.out:
             args += ["--out", self.out, "--out-format", out_format]
         self.args = args

@@ -84,6 +84,10 @@ def parse_args():
     p.add_argument("--verify-warmup", type=float, default=2.0, metavar="SECONDS",
                    help="the verify runs also report latency percentiles of the records "
                    "acknowledged this long after the first 202 (steady state)")
+    p.add_argument("--receiver-prefault-mib", type=int, default=96,
+                   help="verify runs: fake_sentinel faults in this much of its heap at startup, "
+                   "so the first second measures outboxd, not the receiver's page faults "
+                   "(0 = off)")
     p.add_argument("--latency-rate", type=float, default=0,
                    help="records/s of the verify runs (default: half the throughput median)")
     p.add_argument("--integrations", type=int, default=5000)
@@ -350,7 +354,7 @@ def verify_run(ctx, i, rate):
     fs = procs.FakeSentinel(ctx.fake_sentinel, work, ctx.cert, ctx.key,
                             workspaces=[(guid, procs.BENCH_KEY)],
                             out_format="records" if a.sink_records else "ids",
-                            env=ctx.receiver_env)
+                            env=ctx.receiver_env, prefault_mib=a.receiver_prefault_mib)
     ob = None
     try:
         fs.start()
@@ -665,7 +669,8 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     info = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": " ".join(sys.argv), "batch": args.batch, "connections": args.connections,
-            "outboxd_args": args.outboxd_arg, "outboxd_env": args.outboxd_env}
+            "outboxd_args": args.outboxd_arg, "outboxd_env": args.outboxd_env,
+            "receiver_prefault_mib": args.receiver_prefault_mib}
     print(f"bench: work dir {ctx.work}; machine {info['machine']}", flush=True)
     out = {}
     try:

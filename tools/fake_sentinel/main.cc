@@ -45,6 +45,10 @@ constexpr char kUsage[] = R"(usage: fake_sentinel [options]
   --store-then-fail-rate R    record the data, then answer 500
   --gate N                    hold requests until N wait, then release all
   --threads N                 io threads (default 1)
+  --prefault-mib N            fault in N MiB of the first io thread's heap at
+                              startup (benchmarks: the first second then
+                              measures the sender, not the receiver's page
+                              faults; default 0)
   --tls-cert PEM --tls-key PEM   serve HTTPS
   --seed N                    random seed for the fault rates
   --dcr-client ID=SECRET      a Logs Ingestion API client (repeatable)
@@ -70,6 +74,7 @@ struct Flags {
   OutFormat out_format = OutFormat::kRecords;
   std::string port_file;
   int threads = 1;
+  uint64_t prefault_mib = 0;
   uint64_t seed = 0;
   bool has_seed = false;
 };
@@ -176,6 +181,7 @@ absl::Status ApplyFlag(std::string_view flag, const std::string& value, Flags* f
     return Number(flag, value, &f->faults.timeout_close_ms);
   if (flag == "--gate") return Number(flag, value, &f->faults.gate);
   if (flag == "--threads") return Number(flag, value, &f->threads);
+  if (flag == "--prefault-mib") return Number(flag, value, &f->prefault_mib);
   if (flag == "--seed") {
     f->has_seed = true;
     return Number(flag, value, &f->seed);
@@ -235,6 +241,11 @@ int Run(int argc, char** argv) {
   // run went to 4 KiB page faults as its heap grew for ~600 KB bodies
   // (docs/performance.md, "the receiver's read buffer and allocator").
   outboxd::TuneAllocator();
+  // This thread runs the io_context (the first of --threads). On the bench's
+  // VM the receiver's heap growing by ~70 MiB took most of a CPU for the
+  // first half second, and outboxd's requests waited for it
+  // (docs/performance.md, "Prefaulted heaps").
+  outboxd::PrefaultHeap(flags.prefault_mib << 20);
   // Benches and tests hold thousands of connections open at once; with the
   // common soft limit of 1,024 the rest would wait unaccepted until the
   // sender times out.
