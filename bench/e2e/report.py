@@ -142,7 +142,8 @@ def write_markdown(args, info, out):
         lines.append(f"- {mode}: {doc.get('started')} on {cpu} `{doc.get('command')}` "
                      f"(batch {doc.get('batch')}, {doc.get('connections')} connections"
                      f"{', outboxd ' + ' '.join(doc['outboxd_args']) if doc.get('outboxd_args') else ''}"
-                     f"{', env ' + ' '.join(doc['outboxd_env']) if doc.get('outboxd_env') else ''})")
+                     f"{', env ' + ' '.join(doc['outboxd_env']) if doc.get('outboxd_env') else ''}"
+                     f"{', receiver prefaulted ' + str(doc['receiver_prefault_mib']) + ' MiB' if mode == 'verify' and doc.get('receiver_prefault_mib') else ''})")
     charts = [c for c in ("throughput.png", "latency_cdf.png", "inflight.png", "backlog_rss.png",
                           "soak.png")
               if os.path.exists(_path(args, c))]
