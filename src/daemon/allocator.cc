@@ -19,7 +19,7 @@ constexpr size_t kTrimThreshold = size_t{128} << 20;
 // top pad, and glibc.malloc.hugetlb=1 advises only that part for
 // transparent huge pages: growing the heap later advises nothing. With the
 // default 128 KiB pad nearly all of every heap was faulted in 4 KiB pages.
-// A 16 MiB pad lets each heap start with two memtable arena blocks' worth
+// A 16 MiB pad lets each heap start with sixteen memtable arena blocks' worth
 // of huge pages. Address space only: a page is resident once touched. A
 // whole heap (64 MiB) saved a little more at startup but cost 5,000
 // in-flight requests 300 MiB of RSS (docs/performance.md, "Huge pages for

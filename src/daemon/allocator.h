@@ -1,7 +1,7 @@
 // glibc malloc settings for the daemon's allocation pattern.
 //
 // outboxd allocates big, short-lived blocks at a steady rate: RocksDB's
-// memtable arena (8 MiB blocks, a new 64 MiB memtable every few hundred
+// memtable arena (1 MiB blocks, a new 64 MiB memtable every few hundred
 // thousand events), request bodies of up to several MiB, scan buffers.
 // glibc's defaults hand such blocks back to the kernel as soon as they are
 // freed (mmap for blocks over the dynamic mmap threshold, heap trimming

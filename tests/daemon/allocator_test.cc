@@ -33,7 +33,7 @@ TEST(AllocatorTest, DefaultsKeepLargeBlocksInTheHeap) {
   EXPECT_GT(s[1].value, size_t{64} << 20);
   EXPECT_EQ(s[2].tunable, "glibc.malloc.top_pad");
   EXPECT_EQ(s[2].param, M_TOP_PAD);
-  // Two 8 MiB memtable arena blocks: a new heap is usable, and advised for
+  // Sixteen 1 MiB memtable arena blocks: a new heap is usable, and advised for
   // huge pages, that far in one piece.
   EXPECT_EQ(s[2].value, size_t{16} << 20);
 }
