@@ -422,5 +422,41 @@ TEST_F(CtlTest, UsageAndConnectionErrors) {
   EXPECT_THAT(down.err, HasSubstr("cannot reach outboxd at " + url_));
 }
 
+// Resident memory of `pid` in KiB (VmRSS), or -1.
+long ResidentKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    long kib = 0;
+    if (absl::StartsWith(line, "VmRSS:") &&
+        absl::SimpleAtoi(
+            absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(6)), " kB"), &kib)) {
+      return kib;
+    }
+  }
+  return -1;
+}
+
+// --prefault-memory is faulted in before the API listens, so a client's
+// first requests do not wait for the kernel to zero the memory they use.
+TEST(DaemonStartupTest, HeapsArePrefaultedBeforeItListens) {
+  TempDir dir;
+  auto resident_when_listening = [&dir](const std::string& prefault) {
+    const std::string data = dir.Sub("data-" + prefault);
+    auto daemon = ChildProcess::Start(
+        {OUTBOXD_PATH, "--data-dir", data, "--listen", "127.0.0.1:0", "--admin-token",
+         kAdminToken, "--ingest-token", kIngestToken, "--prefault-memory", prefault},
+        dir.Sub("outboxd-" + prefault + ".log"));
+    if (daemon == nullptr || daemon->WaitForListening() == 0) return -1L;
+    return ResidentKib(daemon->pid());
+  };
+  const long without = resident_when_listening("0");
+  const long with = resident_when_listening("192MiB");
+  ASSERT_GT(without, 0);
+  ASSERT_GT(with, 0);
+  EXPECT_GE(with - without, 150L << 10)
+      << "RSS " << without << " KiB without, " << with << " KiB with 192 MiB prefaulted";
+}
+
 }  // namespace
 }  // namespace outboxd
