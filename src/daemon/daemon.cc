@@ -206,6 +206,17 @@ int RunDaemon(const DaemonOptions& given) {
   if (auto s = ResolveTokens(o); !s.ok()) return fail("cannot set up tokens", s);
   auto listen = SplitHostPort(o.listen);
   if (!listen.ok()) return fail("bad --listen", listen.status());
+  // Faulting in more than half the machine's memory before serving would
+  // only invite the OOM killer: refuse it before anything is opened.
+  const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                          static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (memory > 0 && o.prefault_bytes > memory / 2) {
+    return fail(
+        "bad --prefault-memory",
+        absl::InvalidArgumentError(absl::StrCat(
+            o.prefault_bytes, " bytes is more than half of this machine's memory (",
+            memory, " bytes)")));
+  }
   auto box = SecretBox::LoadOrCreate(o.master_key_file.empty() ? o.data_dir + "/master.key"
                                                                : o.master_key_file);
   if (!box.ok()) return fail("cannot load the master key", box.status());

@@ -458,5 +458,17 @@ TEST(DaemonStartupTest, HeapsArePrefaultedBeforeItListens) {
       << "RSS " << without << " KiB without, " << with << " KiB with 192 MiB prefaulted";
 }
 
+TEST(DaemonStartupTest, APrefaultLargerThanHalfTheMemoryIsRefusedByName) {
+  TempDir dir;
+  const ProcessResult r =
+      RunProcess({OUTBOXD_PATH, "--data-dir", dir.Sub("data"), "--listen", "127.0.0.1:0",
+                  "--admin-token", kAdminToken, "--ingest-token", kIngestToken,
+                  "--prefault-memory", "1000000GiB"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("bad --prefault-memory"));
+  EXPECT_THAT(r.err, HasSubstr("more than half of this machine's memory"));
+  EXPECT_THAT(r.out, Not(HasSubstr("listening")));
+}
+
 }  // namespace
 }  // namespace outboxd

@@ -205,6 +205,9 @@ absl::Status ParseFlags(int argc, char** argv, Flags* flags) {
     if (absl::Status s = ApplyFlag(arg, value, flags); !s.ok()) return s;
   }
   if (flags->threads < 1) return absl::InvalidArgumentError("--threads must be >= 1");
+  if (flags->prefault_mib > 65536) {
+    return absl::InvalidArgumentError("--prefault-mib must be at most 65536 (64 GiB)");
+  }
   if (flags->server.tls_cert.empty() != flags->server.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
