@@ -302,6 +302,40 @@ TEST(IngestParserTest, DuplicateContractKeysAreErrorsPayloadDuplicatesPass) {
   EXPECT_EQ(r.events[0].raw, Hit("x", R"(,"p":1,"p":2)"));
 }
 
+// The contract's keys are found by length first: a key of the same length
+// (or the same length and first letter) as one of them is any other payload
+// key. Read as the contract key it resembles, each of these would be a
+// duplicate key or a value of the wrong type.
+TEST(IngestParserTest, KeysThatOnlyShareALengthWithAContractKeyArePayload) {
+  const std::string extra =
+      R"(,"ix":[],"rusk":7,"sampler":false,"company_ix":"a","cvent_type":"b",)"
+      R"("event_typo":1,"occurred_an":false,"experimentax":true,)"
+      R"("Id":null,"Risk":{},"SAMPLED":false,"company_iD":-1,"occurred_At":2,"Experimental":true)";
+  IngestParseResult r = ParseEvents(Hit("x", extra), BodyFormat::kNdjson);
+  ASSERT_TRUE(r.ok()) << r.error->field.value_or("") << ": " << r.error->message;
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].id, "x");
+  EXPECT_TRUE(r.events[0].facts.sampled);  // the default
+  EXPECT_FALSE(r.events[0].facts.experimental);
+  EXPECT_EQ(r.events[0].facts.risk, Risk::kNone);
+  EXPECT_EQ(r.events[0].raw, Hit("x", extra));
+}
+
+// And every contract key is still found, each at its own length.
+TEST(IngestParserTest, EveryContractKeyIsRead) {
+  IngestParseResult r = ParseEvents(
+      R"({"risk":"high","sampled":false,"experimental":true,"id":"v1","company_id":3,)"
+      R"("event_type":"vulnerability","occurred_at":"2024-05-01T12:00:00Z"})",
+      BodyFormat::kNdjson);
+  ASSERT_TRUE(r.ok()) << r.error->field.value_or("") << ": " << r.error->message;
+  EXPECT_EQ(r.events[0].id, "v1");
+  EXPECT_EQ(r.events[0].company_id, 3u);
+  EXPECT_EQ(r.events[0].facts.type, EventType::kVulnerability);
+  EXPECT_EQ(r.events[0].facts.risk, Risk::kHigh);
+  EXPECT_FALSE(r.events[0].facts.sampled);
+  EXPECT_TRUE(r.events[0].facts.experimental);
+  EXPECT_EQ(r.events[0].occurred_at_ms, 1'714'564'800'000);
+}
 TEST(IngestParserTest, InvalidUtf8IsNotJson) {
   IngestError e = ErrorOf(Hit("x", ",\"p\":\"\xc3\x28\""));
   EXPECT_EQ(e.line, 1);
