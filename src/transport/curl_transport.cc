@@ -429,6 +429,16 @@ void CurlTransport::Impl::ArmTimer(long timeout_ms) {
   // Even a 0 ms timeout goes through the loop: curl forbids calling
   // curl_multi_socket_action from inside this callback.
   timer_wait_ = next_serial_++;
+  if (timeout_ms == 0) {
+    // Curl asks for this on every curl_multi_add_handle. A posted handler
+    // costs no system call; re-arming the timer would set the reactor's
+    // timerfd (timerfd_settime, ~1 % of outboxd's CPU at saturation). A
+    // wait still pending on the timer is stale now and ignored if it fires.
+    asio::post(io_, [weak = weak_from_this(), serial = timer_wait_] {
+      if (auto self = weak.lock()) self->OnTimerFired(serial, ErrorCode());
+    });
+    return;
+  }
   timer_.expires_after(std::chrono::milliseconds(timeout_ms));
   timer_.async_wait([weak = weak_from_this(), serial = timer_wait_](const ErrorCode& ec) {
     if (auto self = weak.lock()) self->OnTimerFired(serial, ec);
