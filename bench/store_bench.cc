@@ -9,7 +9,9 @@
 // committed out of order, taken by 1,000. BM_DurableWriteRemove1000 and
 // BM_AppendLogFloor1000 count the CPU of every thread of the process: the
 // store's durable write and removal of 1,000 deliveries, against the least
-// an append-only log of outboxd's own would do for them.
+// an append-only log of outboxd's own would do for them, and against raw
+// RocksDB writing them as Puts or as WAL-only records
+// (BM_RocksDbWriteRemove1000).
 //
 //   build-store/bench/store_bench --benchmark_min_time=2
 
@@ -24,6 +26,8 @@
 
 #include "benchmark/benchmark.h"
 #include "outboxd/store.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 #include "store/crc32c.h"
 #include "store/due_index.h"
 
@@ -197,6 +201,76 @@ void BM_AppendLogFloor1000(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 1000);
 }
 BENCHMARK(BM_AppendLogFloor1000)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// A measurement for a design not built: what RocksDB itself asks for 1,000
+// deliveries written fsync-durable and then removed by one range
+// tombstone, with each delivery (24-byte key and value) either a Put into
+// the memtable (arg 0, the store's path without outboxd's own work) or a
+// WAL-only record (arg 1, WriteBatch::PutLogData: written and synced in the
+// WAL, never inserted, never flushed; recovery would have to turn it back
+// into a Put, e.g. with a WalFilter, and nothing here does). Raw RocksDB
+// with the store's memtable size, process CPU time as above.
+void BM_RocksDbWriteRemove1000(benchmark::State& state) {
+  const bool wal_only = state.range(0) != 0;
+  std::string dir = "/tmp/outboxd-rocks-bench-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 64u << 20;
+  // The memtable path rolls its WAL with every 64 MiB memtable; the
+  // WAL-only one fills no memtable, so its WAL is rolled at the same size.
+  options.max_total_wal_size = (wal_only ? 64u : 256u) << 20;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(options, dir, &raw).ok()) {
+    state.SkipWithError("cannot open RocksDB");
+    return;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  const std::vector<std::string> events = HitEvents(1000);
+  const auto key = [](uint64_t seq) {
+    std::string k(24, '\0');
+    const uint64_t parts[3] = {1, static_cast<uint64_t>(kNow), seq};
+    for (int p = 0; p < 3; ++p)
+      for (int b = 0; b < 8; ++b)
+        k[p * 8 + b] = static_cast<char>(parts[p] >> (56 - 8 * b));
+    return k;
+  };
+  uint64_t seq = 1;
+  std::string record;
+  for (auto _ : state) {
+    rocksdb::WriteBatch in;
+    const uint64_t first = seq;
+    for (const std::string& e : events) {
+      const std::string k = key(seq++);
+      if (wal_only) {
+        record.assign(k).append(e);
+        in.PutLogData(record);
+      } else {
+        in.Put(k, e);
+      }
+    }
+    if (!db->Write(sync, &in).ok()) state.SkipWithError("write failed");
+    rocksdb::WriteBatch out;
+    out.DeleteRange(key(first), key(seq));
+    if (!db->Write(rocksdb::WriteOptions(), &out).ok())
+      state.SkipWithError("remove failed");
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+  db.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+BENCHMARK(BM_RocksDbWriteRemove1000)
+    ->Arg(0)
+    ->Arg(1)
     ->MeasureProcessCPUTime()
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
