@@ -67,8 +67,8 @@ const simdjson::implementation& MinifyKernel() {
 
 // Called for every top-level key of every event (a hit has 26), so it
 // switches on the length first: most keys need no comparison at all, the
-// others one of a length known at compile time. (A scan of kKnownKeys spent
-// ~12 % of ingest_bench's parse time in memcmp.)
+// others one of a length known at compile time. (With a scan of kKnownKeys,
+// memcmp was 8.7 % of ingest_bench's samples.)
 constexpr std::optional<KnownKey> LookupKey(std::string_view name) {
   const auto match = [name](std::string_view known, KnownKey key) {
     return name == known ? std::optional<KnownKey>(key) : std::nullopt;

@@ -336,6 +336,7 @@ TEST(IngestParserTest, EveryContractKeyIsRead) {
   EXPECT_TRUE(r.events[0].facts.experimental);
   EXPECT_EQ(r.events[0].occurred_at_ms, 1'714'564'800'000);
 }
+
 TEST(IngestParserTest, InvalidUtf8IsNotJson) {
   IngestError e = ErrorOf(Hit("x", ",\"p\":\"\xc3\x28\""));
   EXPECT_EQ(e.line, 1);
