@@ -208,8 +208,13 @@ int RunDaemon(const DaemonOptions& given) {
   if (!listen.ok()) return fail("bad --listen", listen.status());
   // Faulting in more than half the machine's memory before serving would
   // only invite the OOM killer: refuse it before anything is opened.
-  const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-                          static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  // (sysconf fails with -1; the check is then skipped, not run on garbage.)
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  const uint64_t memory =
+      pages > 0 && page_size > 0
+          ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size)
+          : 0;
   if (memory > 0 && o.prefault_bytes > memory / 2) {
     return fail(
         "bad --prefault-memory",
