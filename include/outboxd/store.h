@@ -83,6 +83,16 @@ struct StoreOptions {
   // that what was just written is handed out without reading it back
   // (docs/storage.md). 0: every scan reads RocksDB.
   uint64_t fresh_cache_bytes = 32ull << 20;
+  // With fresh deliveries on: a delivery that goes to the fresh list is
+  // written only to the WAL (a log-only record), not to a memtable; it is
+  // rewritten as a Put if it is still queued at the next checkpoint, and
+  // restored at open after a crash (docs/storage.md, "Log-only
+  // deliveries"). Off: every delivery is a Put. Either way, open restores
+  // the log-only records an earlier run left.
+  bool log_only_deliveries = true;
+  // MaybeCheckpoint checkpoints once RocksDB's WAL archive holds this many
+  // bytes (disk, and what open reads after a crash).
+  uint64_t log_only_checkpoint_bytes = 128ull << 20;
 };
 
 class OutboxStore;
@@ -252,8 +262,25 @@ class OutboxStore {
   absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name) const;
 
   StoreStats Stats() const;
-  // Forces a flush of memtables and the WAL sync (used at shutdown).
+  // Forces a checkpoint, a flush of memtables and the WAL sync (used at
+  // shutdown and over the disk quota).
   absl::Status Flush();
+  // Rewrites log-only deliveries still queued as Puts, then deletes the
+  // WAL files RocksDB had archived before (docs/storage.md, "Log-only
+  // deliveries"): those that may lie in the archived files (kArchived), or
+  // all of them (kAll: a dropped fresh list, a cursor reset, shutdown).
+  // Serialized; safe to call from any thread.
+  enum class CheckpointScope { kArchived, kAll };
+  absl::Status Checkpoint(CheckpointScope scope = CheckpointScope::kAll);
+  // Checkpoints when one was asked for (a fresh list was dropped: kAll) or
+  // when the WAL archive holds StoreOptions::log_only_checkpoint_bytes
+  // (kArchived). The daemon calls it every second; ScanDue also runs a
+  // requested one first, so that what a dropped list held is found.
+  absl::Status MaybeCheckpoint();
+  // Log-only deliveries written and not yet removed or rewritten, and
+  // those restored as Puts by the last Open (metrics, tests).
+  uint64_t LogOnlyPending() const;
+  uint64_t LogOnlyRestoredAtOpen() const;
   // Compacts the outbox column family: a delivered entry and its
   // SingleDelete in different table files both go, freeing their space.
   // Blocks until done (used over the disk quota, after a Flush).
@@ -275,6 +302,7 @@ class OutboxStore {
  private:
   friend class Changes;
   struct Impl;
+  absl::Status CheckpointLocked(CheckpointScope scope);
   explicit OutboxStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -14,6 +14,7 @@
 #include "store/changes_impl.h"
 #include "store/coding.h"
 #include "store/keys.h"
+#include "store/log_only.h"
 #include "store/values.h"
 
 namespace outboxd {
@@ -70,19 +71,50 @@ void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
   char header[store_internal::kMaxDeliveryHeaderSize];
   const size_t header_size =
       store_internal::EncodeDeliveryHeader(attempts, first_enqueued_ms, log_type, header);
-  const rocksdb::Slice key_slice(key_bytes, sizeof(key_bytes));
-  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, header_size),
-                                         rocksdb::Slice(event.data(), event.size())};
-  batch.Put(core->db->cf(kOutboxCf), rocksdb::SliceParts(&key_slice, 1),
-            rocksdb::SliceParts(value_parts, 2));
-  if (keep_fresh) fresh.push_back({key, batch.GetDataSize(), header_size + event.size()});
+  const bool as_log_only = keep_fresh && log_only && GoesLogOnly(key);
+  if (as_log_only) {
+    // One WAL-only record: format byte, key, value (docs/storage.md,
+    // "Log-only deliveries"). The value ends the record, as it ends a Put,
+    // so the fresh list finds it the same way.
+    record.clear();
+    record.reserve(1 + sizeof(key_bytes) + header_size + event.size());
+    record.push_back(store_internal::kLogOnlyFormat);
+    record.append(key_bytes, sizeof(key_bytes));
+    record.append(header, header_size);
+    record.append(event.data(), event.size());
+    if (rocksdb::Status s = batch.PutLogData(record); !s.ok()) {
+      Fail(absl::InternalError("log-only record: " + s.ToString()));
+      return;
+    }
+    ++log_only_count;
+  } else {
+    const rocksdb::Slice key_slice(key_bytes, sizeof(key_bytes));
+    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, header_size),
+                                           rocksdb::Slice(event.data(), event.size())};
+    batch.Put(core->db->cf(kOutboxCf), rocksdb::SliceParts(&key_slice, 1),
+              rocksdb::SliceParts(value_parts, 2));
+  }
+  if (keep_fresh) {
+    fresh.push_back({key, batch.GetDataSize(), header_size + event.size(), as_log_only});
+  }
   const store_internal::OutboxPos pos{key.due_ms, key.seq};
   auto [it, inserted] = min_written.try_emplace(key.integration_id, pos);
   if (!inserted) it->second = std::min(it->second, pos);
 }
 
+bool Changes::Impl::GoesLogOnly(const DeliveryKey& key) {
+  // Listed by OnWritten after the write, unless the list is dropped in
+  // between: then Apply asks for a checkpoint, which rewrites it as a Put.
+  if (fresh_from_id != key.integration_id) {
+    fresh_from_id = key.integration_id;
+    fresh_from = core->due_index.FreshFrom(key.integration_id);
+  }
+  return fresh_from != store_internal::DueIndex::kNotArmed && key.seq >= fresh_from;
+}
+
 void Changes::Impl::RemoveDelivery(const DeliveryKey& key) {
   if (!error.ok()) return;
+  removals.emplace_back(key, key.seq);
   char key_bytes[store_internal::kOutboxKeySize];
   store_internal::EncodeOutboxKey(key, key_bytes);
   batch.SingleDelete(core->db->cf(kOutboxCf),
@@ -106,6 +138,7 @@ void Changes::Impl::RemoveRun(const DeliveryKey& first, uint64_t last_seq) {
                                   end);
   batch.DeleteRange(core->db->cf(kOutboxCf), rocksdb::Slice(begin, sizeof(begin)),
                     rocksdb::Slice(end, sizeof(end)));
+  removals.emplace_back(first, last_seq);
   if (!fresh.empty()) removed_after_put.emplace_back(first, last_seq);
 }
 
@@ -124,8 +157,8 @@ bool Changes::Impl::ShareBatchWithFresh() const {
   return 2 * listed >= batch.GetDataSize();
 }
 
-absl::flat_hash_map<uint64_t, std::vector<Delivery>>
-Changes::Impl::TakeFreshDeliveries() {
+absl::flat_hash_map<uint64_t, std::vector<Delivery>> Changes::Impl::TakeFreshDeliveries(
+    std::vector<Delivery>* log_only_out) {
   absl::flat_hash_map<uint64_t, std::vector<Delivery>> out;
   // Keys removed again in this batch (rare: only a caller that removes what
   // it has just written) are not copied.
@@ -167,6 +200,7 @@ Changes::Impl::TakeFreshDeliveries() {
     store_internal::DecodeDeliveryValue(
         std::string_view(*data).substr(put.value_end - put.value_size, put.value_size),
         &d, owner);
+    if (put.log_only) log_only_out->push_back(d);
   }
   fresh.clear();
   removed_after_put.clear();
@@ -187,6 +221,7 @@ Changes::Changes(OutboxStore* store, size_t reserve_bytes)
     : impl_(std::make_unique<Impl>(reserve_bytes)) {
   impl_->core = &store->impl_->core;
   impl_->keep_fresh = impl_->core->options.fresh_cache_bytes > 0;
+  impl_->log_only = impl_->core->log_only_enabled;
 }
 Changes::~Changes() = default;
 Changes::Changes(Changes&&) noexcept = default;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -49,10 +50,20 @@ struct Changes::Impl {
     DeliveryKey key;
     size_t value_end = 0;  // offset in batch.Data() just past the value
     size_t value_size = 0;
+    bool log_only = false;  // a WAL-only record, not a Put
   };
   bool keep_fresh = false;
   std::vector<FreshPut> fresh;
   std::vector<std::pair<DeliveryKey, uint64_t>> removed_after_put;  // key, last seq
+  // Log-only deliveries (docs/storage.md): the records written, every
+  // removal as a run (key, last seq), and the last fresh-list threshold
+  // looked up (integration, seq).
+  bool log_only = false;
+  size_t log_only_count = 0;
+  std::vector<std::pair<DeliveryKey, uint64_t>> removals;
+  uint64_t fresh_from_id = UINT64_MAX;
+  uint64_t fresh_from = UINT64_MAX;
+  std::string record;  // a log-only record being assembled
 
   // Writes a delivery value under `key` and records it.
   void PutDelivery(const DeliveryKey& key, uint32_t attempts, TimeMs first_enqueued_ms,
@@ -71,8 +82,12 @@ struct Changes::Impl {
   bool ShareBatchWithFresh() const;
   // The deliveries the batch wrote (FreshPut), per integration. Their events
   // point into the batch, which this then takes over, or are copies (see
-  // ShareBatchWithFresh): call it once, after the write.
-  absl::flat_hash_map<uint64_t, std::vector<Delivery>> TakeFreshDeliveries();
+  // ShareBatchWithFresh): call it once, after the write. The log-only ones
+  // are also copied to *log_only_out.
+  absl::flat_hash_map<uint64_t, std::vector<Delivery>> TakeFreshDeliveries(
+      std::vector<Delivery>* log_only_out);
+  // Whether a delivery with this key goes log-only (see FreshPut).
+  bool GoesLogOnly(const DeliveryKey& key);
 };
 
 }  // namespace outboxd

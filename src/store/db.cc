@@ -65,6 +65,15 @@ rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
   db.manual_wal_flush = false;
   db.avoid_flush_during_shutdown = false;
   db.bytes_per_sync = 1ull << 20;
+  // Log-only deliveries live in WAL files only: RocksDB moves the files it
+  // no longer needs to archive/ instead of deleting them, and never purges
+  // the archive (no size limit, a TTL of ten years); the store's checkpoint
+  // deletes archived files once their log-only records are rewritten or
+  // removed (docs/storage.md, "Log-only deliveries"). Also with log-only
+  // deliveries off: a WAL file that an earlier run left, made obsolete at
+  // this open, must be archived for the store to read it, not deleted.
+  db.WAL_ttl_seconds = 10ull * 365 * 24 * 3600;
+  db.WAL_size_limit_MB = 0;
   // The write group's leader inserts every batch of the group itself. RocksDB
   // ignores the outbox's insert hint (below) for concurrent inserts, and with
   // the hint the serial insert is the cheaper one (docs/performance.md).

@@ -31,6 +31,7 @@ void DueIndex::Arm(Entry& e) {
 }
 
 void DueIndex::DropFresh(Entry& e) {
+  if (!e.fresh.empty()) dropped_.store(true, std::memory_order_release);
   fresh_listed_ -= e.fresh.listed_bytes();
   fresh_held_ -= e.fresh.held_bytes();
   e.fresh.Clear();
@@ -68,16 +69,19 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
   if (written != nullptr && e.fresh_from != kNotArmed) {
     rocks = kInfinitePos;
     const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
+    size_t left = 0;  // the unlisted ones, compacted to the front
     for (Delivery& d : *written) {
       if (d.key.seq < e.fresh_from) {
         rocks = std::min(rocks, PosOf(d));
+        if (&(*written)[left] != &d) (*written)[left] = std::move(d);
+        ++left;
         continue;
       }
       e.fresh.Append(std::move(d));
     }
     e.fresh.Sort();
     Recount(e, listed, held);
-    written->clear();
+    written->resize(left);
     if (fresh_held_ > fresh_cap_) ShedFresh();
   }
   if (rocks != kInfinitePos) {
@@ -150,6 +154,12 @@ size_t DueIndex::TakeFresh(uint64_t integration_id, TimeMs now, size_t max_items
 size_t DueIndex::fresh_bytes() const {
   MutexLock lock(&mu_);
   return fresh_listed_;
+}
+
+uint64_t DueIndex::FreshFrom(uint64_t integration_id) const {
+  MutexLock lock(&mu_);
+  auto it = entries_.find(integration_id);
+  return it == entries_.end() ? kNotArmed : it->second.fresh_from;
 }
 
 bool DueIndex::armed(uint64_t integration_id) const {

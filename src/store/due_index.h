@@ -22,6 +22,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -61,7 +62,8 @@ class DueIndex {
   // After a durable write of outbox keys for the integration, `pos` the
   // smallest. With fresh deliveries enabled, `written` holds a copy of
   // every delivery written (all of them: an armed integration never finds
-  // the others); it is consumed.
+  // the others); the listed ones are moved out, and what is left in it
+  // is for the RocksDB scan to find.
   void OnWritten(uint64_t integration_id, OutboxPos pos,
                  std::vector<Delivery>* written = nullptr);
   // A write for the integration failed: it may still have become visible.
@@ -83,6 +85,15 @@ class DueIndex {
   // metrics).
   size_t fresh_bytes() const;
   bool armed(uint64_t integration_id) const;
+  // The first seq the integration's list takes, kNotArmed when it is not
+  // armed. A delivery written with a seq at or above it is listed by
+  // OnWritten unless the list is dropped in between (see TakeDropped).
+  uint64_t FreshFrom(uint64_t integration_id) const;
+  // Whether a list with deliveries in it was dropped (over the cap, a
+  // failed write, a reset, a purge) since the last call. The store's
+  // log-only deliveries in it are invisible to the RocksDB scan until they
+  // are rewritten as Puts (docs/storage.md, "Log-only deliveries").
+  bool TakeDropped() { return dropped_.exchange(false, std::memory_order_acq_rel); }
   // `resume`: where the next scan continues (the first position not handed
   // out); `first_unscanned_due`: due time at `resume`, or kNoDue when the
   // integration's range was exhausted. `drained`: the scan stopped at a key
@@ -156,6 +167,7 @@ class DueIndex {
   void ShedFresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable Mutex mu_;
+  std::atomic<bool> dropped_{false};
   absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> changed_ ABSL_GUARDED_BY(mu_);
   uint64_t next_epoch_ ABSL_GUARDED_BY(mu_) = 1;

@@ -1,6 +1,7 @@
 // OutboxStore: open and recovery, Apply, the due-ordered scans and the due
 // index around them. Lookups and maintenance are in store_queries.cc.
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "outboxd/crash_point.h"
+#include "outboxd/log.h"
 #include "outboxd/store.h"
 #include "rocksdb/perf_context.h"
 #include "rocksdb/perf_level.h"
@@ -163,6 +165,10 @@ absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(
   if (!db.ok()) return db.status();
   core.db = *std::move(db);
   if (absl::Status s = StartSequences(core); !s.ok()) return s;
+  core.log_only_enabled = options.log_only_deliveries && options.fresh_cache_bytes > 0;
+  // Always: a run with log-only deliveries off restores what an earlier
+  // run with them on left in the WAL.
+  if (absl::Status s = store_internal::RestoreLogOnly(core); !s.ok()) return s;
   if (options.fresh_cache_bytes > 0) {
     store_internal::SequenceAllocator* seq = core.seq.get();
     core.due_index.EnableFresh(options.fresh_cache_bytes, [seq] { return seq->Peek(); });
@@ -187,7 +193,23 @@ absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
     return absl::InvalidArgumentError("apply: Changes of another store");
   if (!c->error.ok()) return c->error;
   c->AppendQueuedCounts();
-  if (c->batch.Count() == 0) return absl::OkStatus();
+  if (c->batch.Count() == 0 && c->log_only_count == 0) return absl::OkStatus();
+  // A write that adds log-only deliveries or removes outbox keys runs in a
+  // window of the log-only set (store/log_only.h): a checkpoint waits for
+  // it, and its removals are ordered after a rewrite of the same keys.
+  store_internal::LogOnlySet& log_only = core.log_only;
+  const bool removes = !c->removals.empty() || !c->purged.empty();
+  const bool windowed = c->log_only_count > 0 || (core.log_only_enabled && removes);
+  const uint64_t ticket = windowed ? log_only.BeginApply() : 0;
+  store_internal::LogOnlySet::Removal removal;
+  if (windowed && removes) {
+    removal.runs = std::move(c->removals);
+    removal.purged = c->purged;
+    log_only.BeginRemoval(ticket, &removal);
+  }
+  // Read before the write: the batch gets a higher number (log_only.h).
+  const uint64_t seq_before =
+      c->log_only_count > 0 ? core.db->db()->GetLatestSequenceNumber() : 0;
   OUTBOXD_CRASH_POINT("store.apply.before_write");
   // Concurrent callers form one write group: one WAL write, one fsync.
   // A deferred batch joins a synced group (and is synced with it) or leads
@@ -196,6 +218,10 @@ absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
   rocksdb::Status s =
       core.db->db()->Write(deferred ? core.deferred : core.write_options, &c->batch);
   if (!s.ok()) {
+    if (windowed) {
+      log_only.EndRemoval(removal, false);
+      log_only.EndApply(ticket);
+    }
     core.write_failed.store(true, std::memory_order_release);
     // Nothing is listed; should the write have become visible anyway, the
     // RocksDB scans find it.
@@ -206,11 +232,42 @@ absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
   if (deferred) core.deferred_unsynced.store(true, std::memory_order_release);
   for (uint64_t id : c->purged) core.due_index.Erase(id);
   if (c->keep_fresh) {
-    absl::flat_hash_map<uint64_t, std::vector<Delivery>> fresh = c->TakeFreshDeliveries();
-    for (const auto& [id, pos] : c->min_written) {
-      core.due_index.OnWritten(id, pos, &fresh[id]);
+    std::vector<Delivery> written_log_only;
+    absl::flat_hash_map<uint64_t, std::vector<Delivery>> fresh =
+        c->TakeFreshDeliveries(&written_log_only);
+    uint64_t log_only_id = UINT64_MAX;  // the one integration, as a rule
+    bool several_ids = false;
+    for (const Delivery& d : written_log_only) {
+      if (log_only_id != UINT64_MAX && d.key.integration_id != log_only_id)
+        several_ids = true;
+      log_only_id = d.key.integration_id;
     }
+    if (windowed) {
+      log_only.EndRemoval(removal, true);
+      // Before OnWritten lists them: the dispatcher may remove a delivery
+      // as soon as it is listed, and its removal must find it in the set.
+      if (!written_log_only.empty()) {
+        log_only.Add(std::move(written_log_only), seq_before);
+      }
+      log_only.EndApply(ticket);
+    }
+    bool unlisted = false;
+    for (const auto& [id, pos] : c->min_written) {
+      std::vector<Delivery>& written = fresh[id];
+      core.due_index.OnWritten(id, pos, &written);
+      if (!written.empty() && log_only_id != UINT64_MAX &&
+          (several_ids || id == log_only_id)) {
+        unlisted = true;
+      }
+    }
+    // A log-only delivery left unlisted (its list was dropped since the
+    // batch was built) is found by no scan until it is a Put.
+    if (unlisted) log_only.RequestCheckpoint();
   } else {
+    if (windowed) {
+      log_only.EndRemoval(removal, true);
+      log_only.EndApply(ticket);
+    }
     for (const auto& [id, pos] : c->min_written) core.due_index.OnWritten(id, pos);
   }
   if (core.due_listener) {
@@ -229,6 +286,13 @@ absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
   last_scan_skipped = 0;
   if (max_items == 0) return 0;
   StoreCore& core = impl_->core;
+  // A dropped fresh list may have held log-only deliveries, which no scan
+  // finds until a checkpoint rewrites them as Puts.
+  if (core.log_only_enabled &&
+      (core.due_index.TakeDropped() || core.log_only.checkpoint_requested())) {
+    core.log_only.RequestCheckpoint();
+    if (absl::Status s = Checkpoint(CheckpointScope::kAll); !s.ok()) return s;
+  }
   const DueIndex::ScanTicket ticket = core.due_index.BeginScan(integration_id, now);
   size_t handed_out = 0;
   if (ticket.scan_rocks) {
@@ -271,7 +335,18 @@ std::vector<uint64_t> OutboxStore::TakeDueChanges() {
 }
 
 void OutboxStore::ResetCursor(uint64_t integration_id) {
-  DueIndex& index = impl_->core.due_index;
+  StoreCore& core = impl_->core;
+  // What the caller dropped may be log-only, in no column family: rewritten
+  // as Puts first, the scan from the start finds it.
+  if (core.log_only_enabled && core.log_only.Holds(integration_id)) {
+    if (absl::Status s = Checkpoint(CheckpointScope::kAll); !s.ok()) {
+      Log(LogLevel::kWarn,
+          "checkpoint before a cursor reset failed; the next scan retries",
+          {{"integration", integration_id}, {"error", s.ToString()}});
+      core.log_only.RequestCheckpoint();
+    }
+  }
+  DueIndex& index = core.due_index;
   const uint64_t token = index.BeginReset(integration_id);
   absl::StatusOr<TimeMs> first = OldestDue(integration_id);
   // On a read error stay "due now": the next scan finds the truth.
@@ -284,6 +359,10 @@ absl::StatusOr<TimeMs> OutboxStore::OldestDue(uint64_t integration_id) const {
   // call are behind it. Metrics and stats call this for every integration.
   DueIndex& index = impl_->core.due_index;
   const DueIndex::OldestHint hint = index.GetOldestHint(integration_id);
+  // Log-only deliveries are in no column family (docs/storage.md).
+  const TimeMs log_only = impl_->core.log_only_enabled
+                              ? impl_->core.log_only.OldestDue(integration_id)
+                              : kNoDue;
   SkippedKeysCounter counter;
   store_internal::BoundedIterator it(*impl_->core.db, kOutboxCf,
                                      store_internal::OutboxKey(integration_id, hint.pos),
@@ -292,7 +371,7 @@ absl::StatusOr<TimeMs> OutboxStore::OldestDue(uint64_t integration_id) const {
   if (!it->Valid()) {
     if (!it->status().ok()) return store_internal::ToStatus(it->status(), "oldest due");
     index.RaiseOldestHint(integration_id, hint.token, store_internal::kInfinitePos);
-    return kNoDue;
+    return log_only;
   }
   std::optional<DeliveryKey> key =
       store_internal::ParseOutboxKey(it->key().ToStringView());
@@ -300,7 +379,7 @@ absl::StatusOr<TimeMs> OutboxStore::OldestDue(uint64_t integration_id) const {
     return store_internal::CorruptionError("oldest due", "outbox key");
   }
   index.RaiseOldestHint(integration_id, hint.token, OutboxPos{key->due_ms, key->seq});
-  return key->due_ms;
+  return std::min(key->due_ms, log_only);
 }
 
 absl::Status OutboxStore::PurgeIntegration(uint64_t integration_id) {
@@ -315,7 +394,14 @@ absl::Status OutboxStore::PurgeIntegration(uint64_t integration_id) {
   batch.Delete(core.db->cf(store_internal::kIntegrationsCf), begin);
   batch.Delete(core.db->cf(store_internal::kMetaCf),
                store_internal::QueuedCountName(integration_id));
+  // Ordered against a checkpoint's rewrite like any removal (Apply).
+  const uint64_t ticket = core.log_only.BeginApply();
+  store_internal::LogOnlySet::Removal removal;
+  removal.purged.push_back(integration_id);
+  core.log_only.BeginRemoval(ticket, &removal);
   rocksdb::Status s = core.db->db()->Write(core.synced, &batch);
+  core.log_only.EndRemoval(removal, s.ok());
+  core.log_only.EndApply(ticket);
   if (!s.ok()) return store_internal::ToStatus(s, "purge integration");
   core.due_index.Erase(integration_id);
   return absl::OkStatus();

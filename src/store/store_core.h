@@ -6,10 +6,12 @@
 #include <functional>
 #include <memory>
 
+#include "absl/status/status.h"
 #include "outboxd/store.h"
 #include "rocksdb/options.h"
 #include "store/db.h"
 #include "store/due_index.h"
+#include "store/log_only.h"
 #include "store/sequence.h"
 
 namespace outboxd::store_internal {
@@ -30,7 +32,17 @@ struct StoreCore {
   // Set when a write failed: RocksDB may then refuse every write until
   // Resume (see OutboxStore::Recover).
   std::atomic<bool> write_failed{false};
+  // Log-only deliveries (StoreOptions::log_only_deliveries).
+  bool log_only_enabled = false;
+  LogOnlySet log_only;
+  Mutex checkpoint_mu;             // one checkpoint at a time
+  uint64_t log_only_restored = 0;  // by Open
 };
+
+// After the store opened: rewrites as Puts the log-only deliveries that the
+// WAL files (live and archived) hold and nothing removed, then deletes the
+// archived files (log_only_store.cc).
+absl::Status RestoreLogOnly(StoreCore& core);
 
 }  // namespace outboxd::store_internal
 

@@ -267,13 +267,18 @@ uint64_t OutboxStore::deferred_syncs() const {
 
 absl::Status OutboxStore::Flush() {
   const StoreCore& core = impl_->core;
+  // Every log-only delivery becomes a Put first (a store closed after this
+  // needs no restore), and the WAL files the flush makes obsolete, which
+  // RocksDB archives, are deleted after it.
+  if (absl::Status s = Checkpoint(CheckpointScope::kAll); !s.ok()) return s;
   const auto& handles = core.db->handles();
   rocksdb::FlushOptions fo;
   fo.wait = true;
   rocksdb::Status s = core.db->db()->Flush(
       fo, std::vector<rocksdb::ColumnFamilyHandle*>(handles.begin(), handles.end()));
   if (!s.ok()) return ToStatus(s, "flush");
-  return ToStatus(core.db->db()->SyncWAL(), "sync wal");
+  if (s = core.db->db()->SyncWAL(); !s.ok()) return ToStatus(s, "sync wal");
+  return Checkpoint(CheckpointScope::kArchived);
 }
 
 }  // namespace outboxd

@@ -337,5 +337,47 @@ TEST_F(PowerLossTest, DropsExactlyTheUnsyncedTail) {
   EXPECT_TRUE(fs_->FileExists(dir_.Sub("other"), io, nullptr).IsNotFound());
 }
 
+// Log-only deliveries whose fresh list was dropped while writes failed: the
+// checkpoint that would make them scannable fails too, and must be asked
+// for again until one succeeds (a lost request left them unscannable until
+// a restart; crash.disk_full found it). Then a power loss: all restored.
+TEST_F(PowerLossTest, AFailedCheckpointIsAskedForAgainUntilOneSucceeds) {
+  std::unique_ptr<OutboxStore> store = Open(/*sync=*/true);
+  ASSERT_NE(store, nullptr);
+  // Arms integration 1: what follows is log-only.
+  ASSERT_TRUE(store->ScanDue(1, kScanNow, SIZE_MAX, [](Delivery&&) {}).ok());
+  std::vector<uint64_t> written;
+  Changes changes = store->NewChanges();
+  for (int i = 0; i < 10; ++i) {
+    written.push_back(changes
+                          .Enqueue(1, "new_hits", absl::StrCat("{\"i\":", i, "}"),
+                                   kScanNow + 1000, kDue)
+                          .seq);
+  }
+  ASSERT_TRUE(store->Apply(std::move(changes)).ok());
+  ASSERT_EQ(store->LogOnlyPending(), 10u);
+
+  fs_->CutPower();
+  store->ResetCursor(1);  // drops the list; its checkpoint fails
+  // Each call tries again (and fails while the writes do): the request is
+  // not used up by a failed attempt. Before, the second call returned OK
+  // with nothing done.
+  EXPECT_FALSE(store->MaybeCheckpoint().ok());
+  EXPECT_FALSE(store->MaybeCheckpoint().ok());
+  store.reset();
+  ASSERT_TRUE(fs_->RestorePower(nullptr).ok());
+  // RocksDB does not resume after this I/O error (crash.disk_full covers a
+  // full disk that it does resume from); the reopen restores them all.
+  store = Open(/*sync=*/true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LogOnlyRestoredAtOpen(), 10u);
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(store
+                  ->ScanDue(1, kScanNow + 1000, SIZE_MAX,
+                            [&](Delivery&& d) { seqs.push_back(d.key.seq); })
+                  .ok());
+  EXPECT_EQ(seqs, written);
+}
+
 }  // namespace
 }  // namespace outboxd

@@ -1,0 +1,237 @@
+// Log-only deliveries, the store's side: restoring them at open, and the
+// checkpoint that rewrites them as Puts and deletes the archived WAL files
+// (docs/storage.md, "Log-only deliveries").
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "outboxd/crash_point.h"
+#include "outboxd/log.h"
+#include "outboxd/store.h"
+#include "rocksdb/transaction_log.h"
+#include "store/changes_impl.h"
+#include "store/keys.h"
+#include "store/log_only.h"
+#include "store/status.h"
+#include "store/store_core.h"
+#include "store/wal_reader.h"
+
+namespace outboxd {
+
+using store_internal::StoreCore;
+
+namespace store_internal {
+namespace {
+
+// What the outbox column family's side of the WAL says, batch by batch: a
+// log-only record adds its delivery; a Put, SingleDelete, Delete or range
+// tombstone of the outbox takes away the keys it covers (a rewrite, a
+// removal, a purge).
+class LogOnlyCollector final : public rocksdb::WriteBatch::Handler {
+ public:
+  using Pending = std::map<std::string, std::string, std::less<>>;
+  LogOnlyCollector(uint32_t outbox_cf, Pending* pending)
+      : outbox_cf_(outbox_cf), pending_(pending) {}
+
+  void LogData(const rocksdb::Slice& blob) override {
+    if (blob.size() < 1 + kOutboxKeySize || blob[0] != kLogOnlyFormat) return;
+    std::string key(blob.data() + 1, kOutboxKeySize);
+    std::string value(blob.data() + 1 + kOutboxKeySize, blob.size() - 1 - kOutboxKeySize);
+    pending_->insert_or_assign(std::move(key), std::move(value));
+  }
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice&) override {
+    return Erase(cf, key);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    return Erase(cf, key);
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    return Erase(cf, key);
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
+    if (cf == outbox_cf_ && !pending_->empty()) {
+      pending_->erase(pending_->lower_bound(begin.ToStringView()),
+                      pending_->lower_bound(end.ToStringView()));
+    }
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&,
+                          const rocksdb::Slice&) override {
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  rocksdb::Status Erase(uint32_t cf, const rocksdb::Slice& key) {
+    if (cf != outbox_cf_ || pending_->empty()) return rocksdb::Status::OK();
+    auto it = pending_->find(key.ToStringView());
+    if (it != pending_->end()) pending_->erase(it);
+    return rocksdb::Status::OK();
+  }
+
+  const uint32_t outbox_cf_;
+  Pending* const pending_;
+};
+
+// Puts written per synced write while restoring.
+constexpr size_t kRestoreBatchBytes = 8u << 20;
+
+}  // namespace
+
+absl::Status RestoreLogOnly(StoreCore& core) {
+  rocksdb::DB* db = core.db->db();
+  rocksdb::VectorLogPtr files;
+  if (rocksdb::Status s = db->GetSortedWalFiles(files); !s.ok()) {
+    return ToStatus(s, "list WAL files");
+  }
+  LogOnlyCollector::Pending pending;
+  LogOnlyCollector collector(core.db->cf(kOutboxCf)->GetID(), &pending);
+  rocksdb::Env* env = db->GetEnv();
+  const std::string& dir = db->GetName();
+  uint64_t records = 0;
+  bool stopped = false;  // a batch that does not parse: nothing after it
+  for (const auto& file : files) {
+    if (stopped) break;
+    const std::string path = dir + file->PathName();
+    absl::StatusOr<WalReadResult> read =
+        ReadWalRecords(env, path, [&](std::string_view record) {
+          if (stopped) return;
+          rocksdb::WriteBatch batch{std::string(record)};
+          if (rocksdb::Status s = batch.Iterate(&collector); !s.ok()) {
+            Log(LogLevel::kWarn,
+                "a WAL record does not parse; later records are not read",
+                {{"file", path}, {"error", s.ToString()}});
+            stopped = true;
+          }
+        });
+    if (!read.ok()) return read.status();
+    records += read->records;
+  }
+  rocksdb::WriteBatch batch;
+  auto write = [&]() -> absl::Status {
+    if (batch.Count() == 0) return absl::OkStatus();
+    absl::Status s =
+        ToStatus(db->Write(core.synced, &batch), "restore log-only deliveries");
+    batch.Clear();
+    return s;
+  };
+  for (const auto& [key, value] : pending) {
+    batch.Put(core.db->cf(kOutboxCf), key, value);
+    if (batch.GetDataSize() >= kRestoreBatchBytes) {
+      if (absl::Status s = write(); !s.ok()) return s;
+    }
+  }
+  if (absl::Status s = write(); !s.ok()) return s;
+  OUTBOXD_CRASH_POINT("store.restore.before_delete");
+  // Every log-only record in the archive is now removed or a Put (above,
+  // or by an earlier checkpoint) in a file that stays.
+  for (const auto& file : files) {
+    if (file->Type() != rocksdb::kArchivedLogFile) continue;
+    if (rocksdb::Status s = env->DeleteFile(dir + file->PathName()); !s.ok()) {
+      Log(LogLevel::kWarn, "cannot delete an archived WAL file",
+          {{"file", file->PathName()}, {"error", s.ToString()}});
+    }
+  }
+  core.log_only_restored = pending.size();
+  if (!pending.empty()) {
+    Log(LogLevel::kInfo, "restored log-only deliveries as Puts",
+        {{"deliveries", pending.size()},
+         {"wal_files", files.size()},
+         {"wal_records", records}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace store_internal
+
+absl::Status OutboxStore::Checkpoint(CheckpointScope scope) {
+  StoreCore& core = impl_->core;
+  MutexLock lock(&core.checkpoint_mu);
+  const bool requested =
+      core.log_only.TakeCheckpointRequest() | core.due_index.TakeDropped();
+  absl::Status status = CheckpointLocked(scope);
+  // A failed checkpoint (a full disk) is asked for again: what a dropped
+  // list held is found by no scan until one succeeds.
+  if (!status.ok() && (requested || scope == CheckpointScope::kAll)) {
+    core.log_only.RequestCheckpoint();
+  }
+  return status;
+}
+
+absl::Status OutboxStore::CheckpointLocked(CheckpointScope scope) {
+  StoreCore& core = impl_->core;
+  rocksdb::DB* db = core.db->db();
+  // The files to delete are listed first: every log-only record in them
+  // was written by an Apply whose window opened before this line.
+  rocksdb::VectorLogPtr files;
+  if (rocksdb::Status s = db->GetSortedWalFiles(files); !s.ok()) {
+    return store_internal::ToStatus(s, "list WAL files");
+  }
+  // Records below the first live file's first sequence number are in the
+  // archived ones (no live file listed: they may all be).
+  uint64_t live_from = UINT64_MAX;
+  if (scope == CheckpointScope::kArchived) {
+    for (const auto& file : files) {
+      if (file->Type() == rocksdb::kAliveLogFile) {
+        live_from = std::min(live_from, file->StartSequence());
+      }
+    }
+  }
+  std::vector<Delivery> rewrite = core.log_only.BeginRewrite(live_from);
+  absl::Status status = absl::OkStatus();
+  if (!rewrite.empty()) {
+    Changes changes = NewChanges();
+    changes.impl_->keep_fresh = false;  // Puts, never log-only again
+    for (const Delivery& d : rewrite) {
+      changes.impl_->PutDelivery(d.key, d.attempts, d.first_enqueued_ms, d.log_type,
+                                 d.event);
+    }
+    status = Apply(std::move(changes), Sync::kNow);
+  }
+  core.log_only.EndRewrite(status.ok());
+  if (!status.ok()) return status;
+  OUTBOXD_CRASH_POINT("store.checkpoint.before_delete");
+  rocksdb::Env* env = db->GetEnv();
+  for (const auto& file : files) {
+    if (file->Type() != rocksdb::kArchivedLogFile) continue;
+    if (rocksdb::Status s = env->DeleteFile(db->GetName() + file->PathName()); !s.ok()) {
+      Log(LogLevel::kWarn, "cannot delete an archived WAL file",
+          {{"file", file->PathName()}, {"error", s.ToString()}});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OutboxStore::MaybeCheckpoint() {
+  StoreCore& core = impl_->core;
+  if (core.log_only_enabled) {
+    if (core.due_index.TakeDropped()) core.log_only.RequestCheckpoint();
+    if (core.log_only.checkpoint_requested()) return Checkpoint(CheckpointScope::kAll);
+  }
+  // The live WAL files hold their log-only records safely; only archived
+  // ones cost disk and reopen time until a checkpoint frees them (also
+  // with log-only deliveries off: RocksDB archives either way, db.cc).
+  rocksdb::VectorLogPtr files;
+  uint64_t archived = 0;
+  if (rocksdb::Status s = core.db->db()->GetSortedWalFiles(files); !s.ok()) {
+    return store_internal::ToStatus(s, "list WAL files");
+  }
+  for (const auto& f : files) {
+    if (f->Type() == rocksdb::kArchivedLogFile) archived += f->SizeFileBytes();
+  }
+  if (archived < core.options.log_only_checkpoint_bytes) return absl::OkStatus();
+  return Checkpoint(CheckpointScope::kArchived);
+}
+
+uint64_t OutboxStore::LogOnlyPending() const { return impl_->core.log_only.size(); }
+
+uint64_t OutboxStore::LogOnlyRestoredAtOpen() const {
+  return impl_->core.log_only_restored;
+}
+
+}  // namespace outboxd

@@ -1,0 +1,343 @@
+// Log-only deliveries (docs/storage.md, "Log-only deliveries"): what is
+// written to the WAL only, restored at open, rewritten by checkpoints, and
+// how removals are ordered against a rewrite (LogOnlySet).
+
+#include "store/log_only.h"
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "outboxd/store.h"
+#include "store_test_util.h"
+
+namespace outboxd {
+namespace {
+
+using store_test::Scan;
+using store_test::ScanEverything;
+using store_test::Seqs;
+using store_test::TestOptions;
+using ::testing::ElementsAreArray;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAreArray;
+
+constexpr TimeMs kT0 = 1'700'000'000'000;
+
+size_t ArchivedFiles(const std::string& dir) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/archive", ec)) {
+    n += e.path().extension() == ".log";
+  }
+  return n;
+}
+
+class LogOnlyTest : public store_test::StoreFixture {
+ protected:
+  StoreOptions Options() override {
+    StoreOptions o = TestOptions(dir_.path(), /*sync=*/true, cap_);
+    o.log_only_deliveries = log_only_;
+    o.write_buffer_bytes = write_buffer_;
+    return o;
+  }
+  // Integration `id` known to the index (armed): what it gets from now on
+  // goes to the fresh list, so log-only.
+  void Arm(uint64_t id) { ASSERT_THAT(Scan(*store_, id, kT0), IsEmpty()); }
+  std::vector<DeliveryKey> Enqueue(uint64_t id, int n, TimeMs due = kT0) {
+    std::vector<DeliveryKey> keys;
+    EXPECT_TRUE(ApplyOne([&](Changes& c) {
+                  for (int i = 0; i < n; ++i) {
+                    keys.push_back(c.Enqueue(
+                        id, "hits", "event-" + std::to_string(i) + std::string(500, 'e'),
+                        due, kT0));
+                  }
+                }).ok());
+    return keys;
+  }
+  // Closes the store without a checkpoint (RocksDB flushes its memtables
+  // and archives the WAL files, as after a crash's recovery) and opens it.
+  void CloseWithoutCheckpointAndReopen() {
+    store_.reset();
+    store_ = store_test::OpenOrDie(Options());
+  }
+  static std::vector<uint64_t> KeySeqs(const std::vector<DeliveryKey>& keys) {
+    std::vector<uint64_t> out;
+    for (const DeliveryKey& k : keys) out.push_back(k.seq);
+    return out;
+  }
+
+  bool log_only_ = true;
+  uint64_t cap_ = 4ull << 20;
+  uint64_t write_buffer_ = 8ull << 20;
+};
+
+TEST_F(LogOnlyTest, ListedDeliveriesAreWrittenLogOnlyAndRestoredAtOpen) {
+  Arm(1);
+  const auto keys = Enqueue(1, 50);
+  EXPECT_EQ(store_->LogOnlyPending(), 50u);
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 50u);
+  EXPECT_EQ(store_->LogOnlyPending(), 0u);
+  EXPECT_EQ(store_->QueuedCount(1), 50u);
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
+  // Restored as Puts: the archive they were read from is gone, and a
+  // second open restores nothing again.
+  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 0u);
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
+}
+
+TEST_F(LogOnlyTest, RemovedAndPurgedDeliveriesAreNotRestored) {
+  Arm(1);
+  Arm(2);
+  const auto keys = Enqueue(1, 40);
+  Enqueue(2, 5);
+  // Taken from the fresh list, as the dispatcher does, then removed: one by
+  // one, and a run of 20 with one range tombstone.
+  ASSERT_EQ(Scan(*store_, 1, kT0).size(), 40u);
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                c.Remove(keys[0]);
+                c.Remove(keys[1]);
+                c.RemoveAll(
+                    std::vector<DeliveryKey>(keys.begin() + 10, keys.begin() + 30));
+              }).ok());
+  ASSERT_TRUE(store_->PurgeIntegration(2).ok());
+  EXPECT_EQ(store_->LogOnlyPending(), 18u);
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 18u);
+  std::vector<uint64_t> left;
+  for (size_t i = 2; i < 40; ++i) {
+    if (i < 10 || i >= 30) left.push_back(keys[i].seq);
+  }
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(left));
+  EXPECT_THAT(ScanEverything(*store_, 2), IsEmpty());
+}
+
+TEST_F(LogOnlyTest, CheckpointRewritesAsPutsAndDeletesTheArchive) {
+  Arm(1);
+  const auto keys = Enqueue(1, 30);
+  // Nothing archived yet: their WAL file is live, so a checkpoint of the
+  // archive leaves them log-only.
+  ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
+  EXPECT_EQ(store_->LogOnlyPending(), 30u);
+  // Flush (shutdown, disk quota) rewrites all of them, flushes, and
+  // deletes the WAL files RocksDB archived after the flush.
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_EQ(store_->LogOnlyPending(), 0u);
+  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 0u);
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
+}
+
+TEST_F(LogOnlyTest, ArchivedScopeRewritesWhatTheArchiveHoldsAndDeletesIt) {
+  Arm(1);
+  const auto old_keys = Enqueue(1, 10);
+  // RocksDB switches to a new WAL file and archives the old one when every
+  // column family is flushed; a later Flush() would checkpoint everything,
+  // so the switch comes from a closed and reopened store.
+  CloseWithoutCheckpointAndReopen();             // restores the 10 as Puts
+  ASSERT_EQ(Scan(*store_, 1, kT0).size(), 10u);  // and arms the list again
+  const auto new_keys = Enqueue(1, 10);
+  EXPECT_EQ(store_->LogOnlyPending(), 10u);
+  ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
+  // The 10 new ones are in the live file: still log-only.
+  EXPECT_EQ(store_->LogOnlyPending(), 10u);
+  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kAll).ok());
+  EXPECT_EQ(store_->LogOnlyPending(), 0u);
+  std::vector<uint64_t> all = KeySeqs(old_keys);
+  for (const DeliveryKey& k : new_keys) all.push_back(k.seq);
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(all));
+}
+
+TEST_F(LogOnlyTest, WalFilesRocksDbArchivesByItselfAreRewrittenBeforeTheyGo) {
+  // Small write buffers: past 4 of them in WAL files RocksDB flushes every
+  // column family on its own and archives the old files, log-only records
+  // and all, with no checkpoint involved.
+  write_buffer_ = 64 * 1024;
+  Reopen();
+  Arm(1);
+  std::vector<uint64_t> all;
+  for (int b = 0; b < 200; ++b) {
+    for (const DeliveryKey& k : Enqueue(1, 4)) all.push_back(k.seq);
+  }
+  ASSERT_GT(ArchivedFiles(dir_.path()), 0u);
+  const uint64_t pending = store_->LogOnlyPending();
+  ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
+  // What the archive held is rewritten and the archive deleted; what the
+  // live file holds stays log-only.
+  EXPECT_LT(store_->LogOnlyPending(), pending);
+  EXPECT_GT(store_->LogOnlyPending(), 0u);
+  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(all));
+  EXPECT_EQ(store_->QueuedCount(1), all.size());
+}
+
+TEST_F(LogOnlyTest, DeliveriesOfADroppedListAreFoundByTheNextScan) {
+  Arm(1);
+  const auto keys = Enqueue(1, 20, kT0 + 1000);  // listed, not due yet
+  EXPECT_EQ(store_->LogOnlyPending(), 20u);
+  // A reset drops the list: the deliveries must come from RocksDB now.
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
+  EXPECT_EQ(store_->LogOnlyPending(), 0u);
+}
+
+TEST_F(LogOnlyTest, DeliveriesOfAListShedOverTheCapAreFoundByTheNextScan) {
+  cap_ = 16 * 1024;
+  Reopen();
+  Arm(1);
+  std::vector<uint64_t> all;
+  for (int b = 0; b < 6; ++b) {
+    // ~6 KiB a batch, log-only while listed; the third one passes the cap
+    // and the list is dropped, and later ones go to RocksDB as Puts.
+    EXPECT_TRUE(ApplyOne([&](Changes& c) {
+                  for (int i = 0; i < 10; ++i) {
+                    all.push_back(
+                        c.Enqueue(1, "hits", std::string(600, 'e'), kT0, kT0).seq);
+                  }
+                }).ok());
+  }
+  EXPECT_GT(store_->LogOnlyPending(), 0u);
+  // No reset: the scan itself must find what the dropped list held.
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(all));
+  EXPECT_EQ(store_->LogOnlyPending(), 0u);
+}
+
+TEST_F(LogOnlyTest, OldestDueSeesLogOnlyDeliveries) {
+  Arm(1);
+  Enqueue(1, 3, kT0 + 500);
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 500);
+  Enqueue(1, 1, kT0 + 100);
+  EXPECT_EQ(store_->OldestDue(1).value(), kT0 + 100);
+}
+
+TEST_F(LogOnlyTest, OffWritesPutsAndStillRestoresWhatAnEarlierRunLeft) {
+  Arm(1);
+  const auto keys = Enqueue(1, 12);
+  EXPECT_EQ(store_->LogOnlyPending(), 12u);
+  log_only_ = false;
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 12u);
+  ASSERT_EQ(Scan(*store_, 1, kT0).size(), 12u);  // arms the list again
+  const auto more = Enqueue(1, 3);
+  EXPECT_EQ(store_->LogOnlyPending(), 0u);
+  std::vector<uint64_t> all = KeySeqs(keys);
+  for (const DeliveryKey& k : more) all.push_back(k.seq);
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(all));
+}
+
+// Removals racing checkpoints, then a reopen: nothing removed comes back,
+// nothing queued is lost. Run under TSan (store_test's label).
+TEST_F(LogOnlyTest, RemovalsRacingCheckpointsLeaveExactlyWhatIsQueued) {
+  Arm(1);
+  std::vector<DeliveryKey> keys;
+  for (int i = 0; i < 20; ++i) {
+    auto batch = Enqueue(1, 25);
+    keys.insert(keys.end(), batch.begin(), batch.end());
+  }
+  ASSERT_EQ(Scan(*store_, 1, kT0).size(), keys.size());
+  std::atomic<bool> done{false};
+  std::thread checkpoints([&] {
+    while (!done.load()) {
+      EXPECT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kAll).ok());
+    }
+  });
+  std::vector<uint64_t> kept;
+  for (size_t i = 0; i < keys.size(); i += 10) {
+    ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                  // 7 of each 10 removed, 3 kept.
+                  c.RemoveAll(
+                      std::vector<DeliveryKey>(keys.begin() + i, keys.begin() + i + 5));
+                  c.Remove(keys[i + 5]);
+                  c.Remove(keys[i + 6]);
+                }).ok());
+    for (size_t j = i + 7; j < i + 10; ++j) kept.push_back(keys[j].seq);
+  }
+  done.store(true);
+  checkpoints.join();
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), UnorderedElementsAreArray(kept));
+  EXPECT_EQ(store_->QueuedCount(1), kept.size());
+}
+
+namespace set_test {
+
+using store_internal::LogOnlySet;
+
+Delivery At(uint64_t seq) {
+  Delivery d;
+  d.key = {1, kT0, seq};
+  d.log_type = "hits";
+  d.event = "e";
+  return d;
+}
+
+TEST(LogOnlySetTest, ARemovalFromALaterWindowWaitsForTheRewrite) {
+  LogOnlySet set;
+  const uint64_t w = set.BeginApply();
+  set.Add({At(1), At(2)}, 0);
+  set.EndApply(w);
+  std::vector<Delivery> rewrite = set.BeginRewrite(UINT64_MAX);
+  ASSERT_EQ(rewrite.size(), 2u);
+  std::atomic<bool> removed{false};
+  std::thread remover([&] {
+    const uint64_t t = set.BeginApply();
+    LogOnlySet::Removal r;
+    r.runs.push_back({At(1).key, 1});
+    set.BeginRemoval(t, &r);  // waits: its Put is not written yet
+    removed.store(true);
+    set.EndRemoval(r, true);
+    set.EndApply(t);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(removed.load());
+  set.EndRewrite(true);
+  remover.join();
+  EXPECT_TRUE(removed.load());
+  EXPECT_EQ(set.size(), 0u);
+}
+
+TEST(LogOnlySetTest, TheRewriteWaitsForWindowsOpenedBeforeIt) {
+  LogOnlySet set;
+  const uint64_t w = set.BeginApply();  // a write in progress
+  std::atomic<bool> begun{false};
+  std::vector<Delivery> rewrite;
+  std::thread checkpoint([&] {
+    rewrite = set.BeginRewrite(UINT64_MAX);
+    begun.store(true);
+    set.EndRewrite(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(begun.load());
+  set.Add({At(7)}, 0);  // what the write registers is in the rewrite
+  set.EndApply(w);
+  checkpoint.join();
+  ASSERT_EQ(rewrite.size(), 1u);
+  EXPECT_EQ(rewrite[0].key.seq, 7u);
+}
+
+TEST(LogOnlySetTest, TheArchivedScopeTakesWhatMayLieBelowTheLiveFiles) {
+  LogOnlySet set;
+  set.Add({At(1)}, /*seq_before=*/10);
+  set.Add({At(2)}, /*seq_before=*/20);
+  std::vector<Delivery> rewrite = set.BeginRewrite(/*live_from=*/15);
+  ASSERT_EQ(rewrite.size(), 1u);
+  EXPECT_EQ(rewrite[0].key.seq, 1u);
+  set.EndRewrite(false);  // the write failed: both stay
+  EXPECT_EQ(set.size(), 2u);
+  EXPECT_EQ(set.BeginRewrite(UINT64_MAX).size(), 2u);
+  set.EndRewrite(true);
+  EXPECT_EQ(set.size(), 0u);
+}
+
+}  // namespace set_test
+}  // namespace
+}  // namespace outboxd
