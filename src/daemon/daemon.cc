@@ -156,6 +156,18 @@ class Housekeeping {
     }
   }
 
+  // Rewrites the log-only deliveries still queued as Puts and frees the WAL
+  // archive, once enough was written (or a list was dropped).
+  void Checkpoint(OutboxStore* store) {
+    absl::Status s = store->MaybeCheckpoint();
+    if (s.ok()) {
+      checkpoint_failures_ = 0;
+    } else if (checkpoint_failures_++ % 60 == 0) {  // once a minute while it lasts
+      Log(LogLevel::kWarn, "log-only checkpoint failed; the WAL archive is kept",
+          {{"error", s.ToString()}, {"attempts", checkpoint_failures_}});
+    }
+  }
+
   void Run(ServiceImpl* service, HourlyReporter* hourly, OutboxStore* store, Clock* clock,
            TimeMs window_ms) {
     int tick = 0;
@@ -167,6 +179,7 @@ class Housekeeping {
       }
       Recover(store);
       SyncDeferred(store);
+      Checkpoint(store);
       service->RefreshDiskUsage();
       if (tick % 30 == 0) {
         if (auto n = hourly->Tick(); !n.ok())
@@ -184,6 +197,7 @@ class Housekeeping {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t recover_failures_ = 0;  // the housekeeping thread only
   uint64_t sync_failures_ = 0;     // the housekeeping thread only
+  uint64_t checkpoint_failures_ = 0;  // the housekeeping thread only
   std::thread thread_;
 };
 
@@ -239,6 +253,7 @@ int RunDaemon(const DaemonOptions& given) {
   store_options.write_buffer_bytes = o.store_write_buffer_bytes;
   store_options.block_cache_bytes = o.store_block_cache_bytes;
   store_options.fresh_cache_bytes = o.store_fresh_cache_bytes;
+  store_options.log_only_deliveries = o.store_log_only;
   auto store_or = OutboxStore::Open(store_options);
   if (!store_or.ok()) return fail("cannot open the outbox", store_or.status());
   std::unique_ptr<OutboxStore> store = std::move(*store_or);

@@ -36,6 +36,9 @@ struct DaemonOptions {
   uint64_t store_write_buffer_bytes = 64ull << 20;
   uint64_t store_block_cache_bytes = 64ull << 20;
   uint64_t store_fresh_cache_bytes = 32ull << 20;
+  // Deliveries that go to the fresh cache are written to the WAL only
+  // (StoreOptions::log_only_deliveries).
+  bool store_log_only = true;
   // A request to a destination (connect, send, answer) fails after this.
   TimeMs request_timeout_ms = 30 * kSecondMs;
   // Heap memory faulted in at startup, before the API listens: a fifth for

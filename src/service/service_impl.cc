@@ -398,6 +398,13 @@ std::string ServiceImpl::Metrics() {
   AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
                      "Fresh deliveries kept in memory for the dispatcher.", &out);
   absl::StrAppend(&out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
+  AppendMetricHeader(
+      "outboxd_store_log_only_pending", "gauge",
+      "Deliveries written to the WAL only, not yet delivered or rewritten as "
+      "entries by a checkpoint.",
+      &out);
+  absl::StrAppend(&out, "outboxd_store_log_only_pending ", store_->LogOnlyPending(),
+                  "\n");
   RenderStoreMetrics(LastStoreStats(), &out);
   RenderIntegrationMetrics(&out);
   return out;
