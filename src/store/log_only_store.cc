@@ -2,10 +2,14 @@
 // checkpoint that rewrites them as Puts and deletes the archived WAL files
 // (docs/storage.md, "Log-only deliveries").
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -81,7 +85,33 @@ class LogOnlyCollector final : public rocksdb::WriteBatch::Handler {
 // Puts written per synced write while restoring.
 constexpr size_t kRestoreBatchBytes = 8u << 20;
 
+// Deleting a large file frees all its extents at once: on this project's
+// VM (ext4) a 256 MiB archived WAL file took 67-100 ms to unlink, and the
+// ingest workers' fdatasyncs waited behind it (p99 from 202 to arrival
+// +15 ms by median). On the local file system the file is first cut down
+// in steps, with a pause after each, so that a sync waits for one step
+// at most. Through an injected Env (tests) it is just deleted.
+constexpr uint64_t kTruncateStep = 8ull << 20;
+constexpr auto kTruncatePause = std::chrono::milliseconds(2);
+
 }  // namespace
+
+bool DeleteArchivedWal(const StoreCore& core, const std::string& path, uint64_t size,
+                       bool gently) {
+  if (gently && core.options.env == nullptr) {
+    for (uint64_t left = size; left > kTruncateStep;) {
+      left -= kTruncateStep;
+      if (::truncate(path.c_str(), static_cast<off_t>(left)) != 0) break;
+      std::this_thread::sleep_for(kTruncatePause);
+    }
+  }
+  rocksdb::Status s = core.db->db()->GetEnv()->DeleteFile(path);
+  if (!s.ok()) {
+    Log(LogLevel::kWarn, "cannot delete an archived WAL file",
+        {{"file", path}, {"error", s.ToString()}});
+  }
+  return s.ok();
+}
 
 absl::Status RestoreLogOnly(StoreCore& core) {
   rocksdb::DB* db = core.db->db();
@@ -132,10 +162,8 @@ absl::Status RestoreLogOnly(StoreCore& core) {
   // or by an earlier checkpoint) in a file that stays.
   for (const auto& file : files) {
     if (file->Type() != rocksdb::kArchivedLogFile) continue;
-    if (rocksdb::Status s = env->DeleteFile(dir + file->PathName()); !s.ok()) {
-      Log(LogLevel::kWarn, "cannot delete an archived WAL file",
-          {{"file", file->PathName()}, {"error", s.ToString()}});
-    }
+    DeleteArchivedWal(core, dir + file->PathName(), file->SizeFileBytes(),
+                      /*gently=*/false);
   }
   core.log_only_restored = pending.size();
   if (!pending.empty()) {
@@ -166,6 +194,11 @@ absl::Status OutboxStore::Checkpoint(CheckpointScope scope) {
 absl::Status OutboxStore::CheckpointLocked(CheckpointScope scope) {
   StoreCore& core = impl_->core;
   rocksdb::DB* db = core.db->db();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t)
+        .count();
+  };
   // The files to delete are listed first: every log-only record in them
   // was written by an Apply whose window opened before this line.
   rocksdb::VectorLogPtr files;
@@ -182,7 +215,11 @@ absl::Status OutboxStore::CheckpointLocked(CheckpointScope scope) {
       }
     }
   }
+  const double list_ms = ms_since(t0);
+  const auto t1 = std::chrono::steady_clock::now();
   std::vector<Delivery> rewrite = core.log_only.BeginRewrite(live_from);
+  const double wait_ms = ms_since(t1);
+  const auto t2 = std::chrono::steady_clock::now();
   absl::Status status = absl::OkStatus();
   if (!rewrite.empty()) {
     Changes changes = NewChanges();
@@ -196,14 +233,24 @@ absl::Status OutboxStore::CheckpointLocked(CheckpointScope scope) {
   core.log_only.EndRewrite(status.ok());
   if (!status.ok()) return status;
   OUTBOXD_CRASH_POINT("store.checkpoint.before_delete");
-  rocksdb::Env* env = db->GetEnv();
+  const double rewrite_ms = ms_since(t2);
+  const auto t3 = std::chrono::steady_clock::now();
+  uint64_t deleted_bytes = 0;
   for (const auto& file : files) {
     if (file->Type() != rocksdb::kArchivedLogFile) continue;
-    if (rocksdb::Status s = env->DeleteFile(db->GetName() + file->PathName()); !s.ok()) {
-      Log(LogLevel::kWarn, "cannot delete an archived WAL file",
-          {{"file", file->PathName()}, {"error", s.ToString()}});
+    if (store_internal::DeleteArchivedWal(core, db->GetName() + file->PathName(),
+                                          file->SizeFileBytes(), /*gently=*/true)) {
+      deleted_bytes += file->SizeFileBytes();
     }
   }
+  Log(LogLevel::kDebug, "log-only checkpoint",
+      {{"scope", scope == CheckpointScope::kAll ? "all" : "archived"},
+       {"rewritten", rewrite.size()},
+       {"archive_bytes_deleted", deleted_bytes},
+       {"list_ms", list_ms},
+       {"wait_ms", wait_ms},
+       {"rewrite_ms", rewrite_ms},
+       {"delete_ms", ms_since(t3)}});
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "outboxd/store.h"
@@ -43,6 +44,10 @@ struct StoreCore {
 // WAL files (live and archived) hold and nothing removed, then deletes the
 // archived files (log_only_store.cc).
 absl::Status RestoreLogOnly(StoreCore& core);
+// Deletes an archived WAL file of `size` bytes, `gently` (in steps, see
+// log_only_store.cc) when it is on the local file system. Logs a failure.
+bool DeleteArchivedWal(const StoreCore& core, const std::string& path, uint64_t size,
+                       bool gently);
 
 }  // namespace outboxd::store_internal
 
