@@ -62,38 +62,34 @@ std::string ShowDuration(TimeMs ms) {
 
 const std::vector<OptionSpec>& Specs() {
   static const std::vector<OptionSpec> specs = {
-      {"data-dir", "OUTBOXD_DATA_DIR", "DIR",
-       "Where the outbox, master key and tokens live.", STR_FIELD(data_dir)},
+      {"data-dir", "OUTBOXD_DATA_DIR", "DIR", "Where the outbox, master key and tokens live.",
+       STR_FIELD(data_dir)},
       {"listen", "OUTBOXD_LISTEN", "HOST:PORT", "HTTP API address (port 0 picks one).",
        STR_FIELD(listen)},
       {"admin-token", "OUTBOXD_ADMIN_TOKEN", "TOKEN",
-       "Bearer token of the management API, /metrics. Generated into DIR/tokens when "
-       "unset.",
+       "Bearer token of the management API, /metrics. Generated into DIR/tokens when unset.",
        STR_FIELD(admin_token)},
       {"ingest-token", "OUTBOXD_INGEST_TOKEN", "TOKEN",
        "Bearer token of /v1/events and /v1/request-counts. Generated when unset.",
        STR_FIELD(ingest_token)},
       {"allow-endpoint-override", "OUTBOXD_ALLOW_ENDPOINT_OVERRIDE", nullptr,
-       "Let an integration name its own base URL (tests, proxies). Off: a tenant must "
-       "not make "
+       "Let an integration name its own base URL (tests, proxies). Off: a tenant must not make "
        "outboxd post to arbitrary hosts.",
        BOOL_FIELD(allow_endpoint_override)},
-      {"ca-file", "OUTBOXD_CA_FILE", "FILE",
-       "PEM bundle trusted for outgoing TLS (default: system).", STR_FIELD(ca_file)},
+      {"ca-file", "OUTBOXD_CA_FILE", "FILE", "PEM bundle trusted for outgoing TLS (default: system).",
+       STR_FIELD(ca_file)},
       {"insecure-skip-tls-verify", nullptr, nullptr,
-       "Do not verify destination certificates. For tests only.",
-       BOOL_FIELD(insecure_skip_tls_verify)},
+       "Do not verify destination certificates. For tests only.", BOOL_FIELD(insecure_skip_tls_verify)},
       {"http2", "OUTBOXD_HTTP2", nullptr,
        "Send to destinations over HTTP/2, requests multiplexed on one connection per "
        "host. Default HTTP/1.1: a keep-alive connection per request in flight, less CPU "
        "with curl 7.88.",
        BOOL_FIELD(http2)},
       {"master-key-file", "OUTBOXD_MASTER_KEY_FILE", "FILE",
-       "AES-256-GCM key for secrets at rest, created 0600 on first start (default "
-       "DIR/master.key).",
+       "AES-256-GCM key for secrets at rest, created 0600 on first start (default DIR/master.key).",
        STR_FIELD(master_key_file)},
-      {"health-window", "OUTBOXD_HEALTH_WINDOW", "DURATION",
-       "Sliding window of the failure rule.", DURATION_FIELD(health_window_ms)},
+      {"health-window", "OUTBOXD_HEALTH_WINDOW", "DURATION", "Sliding window of the failure rule.",
+       DURATION_FIELD(health_window_ms)},
       {"health-threshold", "OUTBOXD_HEALTH_THRESHOLD", "RATIO",
        "Failed share of requests that disables an integration.",
        [](DaemonOptions& o, std::string_view v) {
@@ -105,19 +101,16 @@ const std::vector<OptionSpec>& Specs() {
        },
        [](const DaemonOptions& o) { return absl::StrCat(o.health_threshold); }},
       {"health-min-requests", "OUTBOXD_HEALTH_MIN_REQUESTS", "N",
-       "Requests in the window before the failure rule applies.",
-       NUM_FIELD(health_min_requests)},
+       "Requests in the window before the failure rule applies.", NUM_FIELD(health_min_requests)},
       {"max-age", "OUTBOXD_MAX_AGE", "DURATION",
-       "How long a delivery is retried before it goes to dead.",
-       DURATION_FIELD(max_age_ms)},
-      {"max-body", "OUTBOXD_MAX_BODY", "BYTES",
-       "Largest request body accepted (413 above).", BYTES_FIELD(max_body_bytes)},
+       "How long a delivery is retried before it goes to dead.", DURATION_FIELD(max_age_ms)},
+      {"max-body", "OUTBOXD_MAX_BODY", "BYTES", "Largest request body accepted (413 above).",
+       BYTES_FIELD(max_body_bytes)},
       {"disk-quota", "OUTBOXD_DISK_QUOTA", "BYTES",
        "Ingest answers 503 once the store uses this much disk (0 = no quota).",
        BYTES_FIELD(disk_quota_bytes)},
       {"store-write-buffer", "OUTBOXD_STORE_WRITE_BUFFER", "BYTES",
-       "RocksDB memtable of the outbox. After a full disk, writing resumes once this "
-       "much is "
+       "RocksDB memtable of the outbox. After a full disk, writing resumes once this much is "
        "free.",
        BYTES_FIELD(store_write_buffer_bytes)},
       {"store-block-cache", "OUTBOXD_STORE_BLOCK_CACHE", "BYTES", "RocksDB block cache.",
@@ -128,46 +121,36 @@ const std::vector<OptionSpec>& Specs() {
        BYTES_FIELD(store_fresh_cache_bytes)},
       {"store-log-only", "OUTBOXD_STORE_LOG_ONLY", "BOOL",
        "Write the deliveries that go to the fresh cache to the write-ahead log only (no "
-       "memtable), rewriting the ones still queued as ordinary entries at each "
-       "checkpoint and "
-       "after a crash; costs less CPU per event. Needs --store-fresh-cache. false = "
-       "every "
-       "delivery is an ordinary entry.",
+       "memtable), rewriting the ones still queued as ordinary entries at each checkpoint "
+       "and after a crash; costs less CPU per event. Needs --store-fresh-cache. false = "
+       "every delivery is an ordinary entry.",
        BOOL_FIELD(store_log_only)},
       {"request-timeout", "OUTBOXD_REQUEST_TIMEOUT", "DURATION",
-       "A request to a destination that has not been answered by then fails (and is "
-       "retried).",
+       "A request to a destination that has not been answered by then fails (and is retried).",
        DURATION_FIELD(request_timeout_ms)},
       {"prefault-memory", "OUTBOXD_PREFAULT_MEMORY", "BYTES",
-       "Heap memory faulted in at startup, before the API listens, so the first second "
-       "under "
-       "load does not wait for the kernel to map and zero it: a fifth in the "
-       "dispatcher's heap, "
-       "the rest spread over the ingest workers' heaps (RocksDB's memtables). Resident "
-       "from "
+       "Heap memory faulted in at startup, before the API listens, so the first second under "
+       "load does not wait for the kernel to map and zero it: a fifth in the dispatcher's heap, "
+       "the rest spread over the ingest workers' heaps (RocksDB's memtables). Resident from "
        "the start. 0 = off.",
        BYTES_FIELD(prefault_bytes)},
-      {"http-threads", "OUTBOXD_HTTP_THREADS", "N", "HTTP I/O threads.",
-       NUM_FIELD(http_threads)},
+      {"http-threads", "OUTBOXD_HTTP_THREADS", "N", "HTTP I/O threads.", NUM_FIELD(http_threads)},
       {"ingest-workers", "OUTBOXD_INGEST_WORKERS", "N",
-       "Threads that make ingest requests durable (they share fsyncs).",
-       NUM_FIELD(ingest_workers)},
+       "Threads that make ingest requests durable (they share fsyncs).", NUM_FIELD(ingest_workers)},
       {"ingest-parse-concurrency", "OUTBOXD_INGEST_PARSE_CONCURRENCY", "N",
        "Ingest bodies parsed at once (0 = the number of CPUs; the other workers wait for "
        "fsyncs).",
        NUM_FIELD(ingest_parse_concurrency)},
-      {"max-in-flight", "OUTBOXD_MAX_IN_FLIGHT", "N",
-       "Requests to destinations in flight, in all.", NUM_FIELD(max_in_flight)},
+      {"max-in-flight", "OUTBOXD_MAX_IN_FLIGHT", "N", "Requests to destinations in flight, in all.",
+       NUM_FIELD(max_in_flight)},
       {"max-in-flight-per-integration", "OUTBOXD_MAX_IN_FLIGHT_PER_INTEGRATION", "N",
        "Requests in flight per integration.", NUM_FIELD(max_in_flight_per_integration)},
       {"max-held-bytes", "OUTBOXD_MAX_HELD_BYTES", "BYTES",
-       "Event bytes the dispatcher holds in memory (batching, in flight), in all: with "
-       "the "
+       "Event bytes the dispatcher holds in memory (batching, in flight), in all: with the "
        "store's memtables and cache, what bounds the RSS while a backlog drains.",
        BYTES_FIELD(max_held_bytes)},
       {"batch-max-bytes", "OUTBOXD_BATCH_MAX_BYTES", "BYTES",
-       "Largest request body sent (Data Collector API: at most 30 MB).",
-       BYTES_FIELD(batch_max_bytes)},
+       "Largest request body sent (Data Collector API: at most 30 MB).", BYTES_FIELD(batch_max_bytes)},
       {"batch-max-records", "OUTBOXD_BATCH_MAX_RECORDS", "N", "Most records per request.",
        NUM_FIELD(batch_max_records)},
       {"linger", "OUTBOXD_LINGER", "DURATION",
@@ -189,11 +172,9 @@ const std::vector<OptionSpec>& Specs() {
          return absl::OkStatus();
        },
        [](const DaemonOptions&) { return std::string(); }},
-      {"log-level", "OUTBOXD_LOG_LEVEL", "LEVEL", "debug, info, warn or error.",
-       STR_FIELD(log_level)},
+      {"log-level", "OUTBOXD_LOG_LEVEL", "LEVEL", "debug, info, warn or error.", STR_FIELD(log_level)},
       {"shutdown-grace", "OUTBOXD_SHUTDOWN_GRACE", "DURATION",
-       "On SIGTERM, how long requests in flight may finish.",
-       DURATION_FIELD(shutdown_grace_ms)},
+       "On SIGTERM, how long requests in flight may finish.", DURATION_FIELD(shutdown_grace_ms)},
       {"help", nullptr, nullptr, "Show this text.", BOOL_FIELD(help)},
   };
   return specs;
