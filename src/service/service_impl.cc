@@ -338,6 +338,21 @@ void ServiceImpl::RenderIntegrationMetrics(std::string* out) {
   out->append(inflight);
 }
 
+void ServiceImpl::RenderStoreGauges(std::string* out) const {
+  AppendMetricHeader("outboxd_store_disk_bytes", "gauge", "Store files: SST + WAL.", out);
+  absl::StrAppend(out, "outboxd_store_disk_bytes ", disk_bytes_.load(), "\n");
+  AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
+                     "Fresh deliveries kept in memory for the dispatcher.", out);
+  absl::StrAppend(out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
+  AppendMetricHeader(
+      "outboxd_store_log_only_pending", "gauge",
+      "Deliveries written to the WAL only, not yet delivered or rewritten as "
+      "entries by a checkpoint.",
+      out);
+  absl::StrAppend(out, "outboxd_store_log_only_pending ", store_->LogOnlyPending(), "\n");
+  RenderStoreMetrics(LastStoreStats(), out);
+}
+
 std::string ServiceImpl::Metrics() {
   std::string out;
   auto counter = [&](std::string_view name, std::string_view help, uint64_t v) {
@@ -393,19 +408,7 @@ std::string ServiceImpl::Metrics() {
   absl::StrAppend(&out, "outboxd_outcomes_pending ", d.outcomes_pending.load(), "\n");
   AppendMetricHeader("outboxd_held_bytes", "gauge", "Delivery bytes held in memory.", &out);
   absl::StrAppend(&out, "outboxd_held_bytes ", d.held_bytes.load(), "\n");
-  AppendMetricHeader("outboxd_store_disk_bytes", "gauge", "Store files: SST + WAL.", &out);
-  absl::StrAppend(&out, "outboxd_store_disk_bytes ", disk_bytes_.load(), "\n");
-  AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
-                     "Fresh deliveries kept in memory for the dispatcher.", &out);
-  absl::StrAppend(&out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
-  AppendMetricHeader(
-      "outboxd_store_log_only_pending", "gauge",
-      "Deliveries written to the WAL only, not yet delivered or rewritten as "
-      "entries by a checkpoint.",
-      &out);
-  absl::StrAppend(&out, "outboxd_store_log_only_pending ", store_->LogOnlyPending(),
-                  "\n");
-  RenderStoreMetrics(LastStoreStats(), &out);
+  RenderStoreGauges(&out);
   RenderIntegrationMetrics(&out);
   return out;
 }

@@ -75,6 +75,9 @@ class ServiceImpl final : public Service {
   // What the last RefreshDiskUsage read; /metrics renders it instead of
   // reading the store (and listing its WAL files) again on every scrape.
   StoreStats LastStoreStats() const;
+  // The store's part of Metrics(): disk, fresh-cache and log-only gauges,
+  // then LastStoreStats(). Needs no dispatcher.
+  void RenderStoreGauges(std::string* out) const;
   IngestCounters& ingest_counters() { return ingest_; }
 
   // The test record sent by Test integration (log type create_user).

@@ -84,9 +84,10 @@ class PowerLossFs::TrackedFile final : public rocksdb::FSWritableFileOwnerWrappe
 PowerLossFs::PowerLossFs(std::shared_ptr<rocksdb::FileSystem> base)
     : FileSystemWrapper(std::move(base)) {}
 
-void PowerLossFs::CutPower() {
+void PowerLossFs::CutPower(Deletions deletions) {
   MutexLock lock(&mu_);
   powered_ = false;
+  deletions_ = deletions;
 }
 
 bool PowerLossFs::powered() const {
@@ -192,7 +193,7 @@ IOStatus PowerLossFs::NewRandomRWFile(const std::string& path,
 IOStatus PowerLossFs::DeleteFile(const std::string& path, const IOOptions& options,
                                  IODebugContext* dbg) {
   MutexLock lock(&mu_);
-  if (!powered_) return NoPower();
+  if (!powered_ && deletions_ == Deletions::kFail) return NoPower();
   IOStatus s = target()->DeleteFile(path, options, dbg);
   if (s.ok()) files_.erase(path);
   return s;

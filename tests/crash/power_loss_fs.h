@@ -42,7 +42,11 @@ class PowerLossFs : public rocksdb::FileSystemWrapper {
 
   // From now on every mutation (write, sync, truncate, create, rename,
   // link, delete) fails with an IOError and changes nothing; reads work.
-  void CutPower();
+  // With kStillWork, deletions still succeed, as on a full disk (which
+  // frees space by deleting, and syncs nothing new): a test can then see
+  // whether a file was deleted before the writes that had to come first.
+  enum class Deletions { kFail, kStillWork };
+  void CutPower(Deletions deletions = Deletions::kFail);
   // Cuts every tracked file back to its synced size, keeping a random prefix
   // of the unsynced bytes when `torn` is set, and turns the power back on.
   // Uses truncate(2): the base file system must be the local one.
@@ -108,6 +112,7 @@ class PowerLossFs : public rocksdb::FileSystemWrapper {
 
   mutable Mutex mu_;
   bool powered_ ABSL_GUARDED_BY(mu_) = true;
+  Deletions deletions_ ABSL_GUARDED_BY(mu_) = Deletions::kFail;
   absl::flat_hash_map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t untracked_writes_ ABSL_GUARDED_BY(mu_) = 0;

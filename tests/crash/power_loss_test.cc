@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -20,10 +21,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "outboxd/mutex.h"
 #include "crash/power_loss_fs.h"
 #include "fakes/temp_dir.h"
 #include "gtest/gtest.h"
+#include "outboxd/mutex.h"
 #include "outboxd/store.h"
 #include "rocksdb/env.h"
 
@@ -371,6 +372,52 @@ TEST_F(PowerLossTest, AFailedCheckpointIsAskedForAgainUntilOneSucceeds) {
   store = Open(/*sync=*/true);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->LogOnlyRestoredAtOpen(), 10u);
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(store
+                  ->ScanDue(1, kScanNow + 1000, SIZE_MAX,
+                            [&](Delivery&& d) { seqs.push_back(d.key.seq); })
+                  .ok());
+  EXPECT_EQ(seqs, written);
+}
+
+TEST_F(PowerLossTest, ACheckpointWhoseRewriteFailsKeepsTheArchive) {
+  std::unique_ptr<OutboxStore> store = Open(/*sync=*/true);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->ScanDue(1, kScanNow, SIZE_MAX, [](Delivery&&) {}).ok());
+  // ~6 MiB of log-only deliveries: past 4 write buffers of WAL, RocksDB
+  // flushes and archives the older files, log-only records and all.
+  std::vector<uint64_t> written;
+  for (int b = 0; b < 60; ++b) {
+    Changes changes = store->NewChanges();
+    for (int i = 0; i < 100; ++i) {
+      written.push_back(
+          changes.Enqueue(1, "new_hits", std::string(1000, 'e'), kScanNow + 1000, kDue)
+              .seq);
+    }
+    ASSERT_TRUE(store->Apply(std::move(changes)).ok());
+  }
+  const std::string archive = Options(true).path + "/archive";
+  auto archived = [&] {
+    std::error_code ec;
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(archive, ec)) {
+      n += e.path().extension() == ".log";
+    }
+    return n;
+  };
+  const size_t before = archived();
+  ASSERT_GT(before, 0u);
+
+  // A full disk: the rewrite fails, a deletion would not. The archive must
+  // stay, for it holds the only copy of what the rewrite did not write.
+  fs_->CutPower(PowerLossFs::Deletions::kStillWork);
+  EXPECT_FALSE(store->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
+  EXPECT_EQ(archived(), before);
+  store.reset();
+  ASSERT_TRUE(fs_->RestorePower(nullptr).ok());
+  store = Open(/*sync=*/true);
+  ASSERT_NE(store, nullptr);
+  EXPECT_GT(store->LogOnlyRestoredAtOpen(), 0u);
   std::vector<uint64_t> seqs;
   ASSERT_TRUE(store
                   ->ScanDue(1, kScanNow + 1000, SIZE_MAX,

@@ -87,6 +87,27 @@ TEST_F(DiskQuotaTest, StoreStatsForMetricsAreWhatTheLastRefreshRead) {
   EXPECT_EQ(s.outbox_sst_bytes, store_->Stats().outbox_sst_bytes);
 }
 
+// /metrics counts the deliveries written to the WAL only (those an armed
+// integration's fresh list holds) until a checkpoint rewrites them.
+TEST_F(DiskQuotaTest, MetricsCountLogOnlyDeliveriesUntilACheckpoint) {
+  auto gauges = [&] {
+    std::string out;
+    service_->RenderStoreGauges(&out);
+    return out;
+  };
+  const std::string none = "\noutboxd_store_log_only_pending 0\n";
+  // A scan arms integration 1: what is enqueued for it next is log-only.
+  ASSERT_TRUE(store_->ScanDue(1, clock_.NowMs(), SIZE_MAX, [](Delivery&&) {}).ok());
+  EXPECT_NE(gauges().find(none), std::string::npos) << gauges();
+  Fill();
+  EXPECT_NE(
+      gauges().find(absl::StrCat("\noutboxd_store_log_only_pending ", kEvents, "\n")),
+      std::string::npos)
+      << gauges();
+  ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kAll).ok());
+  EXPECT_NE(gauges().find(none), std::string::npos) << gauges();
+}
+
 TEST_F(DiskQuotaTest, RefusesAtTheQuotaWhileTheDataIsQueued) {
   EXPECT_TRUE(IngestOne().ok());
   Fill();
