@@ -6,13 +6,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "outboxd/crash_point.h"
 #include "outboxd/log.h"
 #include "outboxd/store.h"
@@ -31,21 +32,55 @@ using store_internal::StoreCore;
 namespace store_internal {
 namespace {
 
+// A WAL record (one write's batch) kept while a log-only delivery in it may
+// still be restored: the pending deliveries are views into its bytes.
+struct KeptBatch {
+  std::unique_ptr<rocksdb::WriteBatch> batch;
+  size_t live = 0;  // pending deliveries it holds; at 0 its bytes go
+};
+
 // What the outbox column family's side of the WAL says, batch by batch: a
 // log-only record adds its delivery; a Put, SingleDelete, Delete or range
 // tombstone of the outbox takes away the keys it covers (a rewrite, a
-// removal, a purge).
+// removal, a purge). Deliveries are views into their kept batch, so a
+// record costs no copy beyond the batch's own, and a batch whose deliveries
+// were all removed later in the log is freed at once.
 class LogOnlyCollector final : public rocksdb::WriteBatch::Handler {
  public:
-  using Pending = std::map<std::string, std::string, std::less<>>;
-  LogOnlyCollector(uint32_t outbox_cf, Pending* pending)
-      : outbox_cf_(outbox_cf), pending_(pending) {}
+  struct Delivery {
+    KeptBatch* kept;
+    std::string_view value;
+  };
+  // Keys are views too (into the same batch); string_view compares bytes
+  // as unsigned, as RocksDB's bytewise comparator does.
+  using Pending = absl::btree_map<std::string_view, Delivery>;
+
+  explicit LogOnlyCollector(uint32_t outbox_cf) : outbox_cf_(outbox_cf) {}
+
+  // Parses one record; keeps its bytes if it added a delivery. Not OK: the
+  // record does not parse (nothing after it may be trusted).
+  rocksdb::Status Collect(std::string_view record) {
+    auto kept = std::make_unique<KeptBatch>();
+    kept->batch = std::make_unique<rocksdb::WriteBatch>(std::string(record));
+    current_ = kept.get();
+    rocksdb::Status s = kept->batch->Iterate(this);
+    current_ = nullptr;
+    if (kept->live > 0) kept_.push_back(std::move(kept));
+    return s;
+  }
+
+  const Pending& pending() const { return pending_; }
 
   void LogData(const rocksdb::Slice& blob) override {
     if (blob.size() < 1 + kOutboxKeySize || blob[0] != kLogOnlyFormat) return;
-    std::string key(blob.data() + 1, kOutboxKeySize);
-    std::string value(blob.data() + 1 + kOutboxKeySize, blob.size() - 1 - kOutboxKeySize);
-    pending_->insert_or_assign(std::move(key), std::move(value));
+    const std::string_view key(blob.data() + 1, kOutboxKeySize);
+    const std::string_view value(blob.data() + 1 + kOutboxKeySize,
+                                 blob.size() - 1 - kOutboxKeySize);
+    // A key is written once, but a view must point into the batch it
+    // names, so a second record of it replaces the entry.
+    EraseKey(key);
+    pending_.emplace(key, Delivery{current_, value});
+    ++current_->live;
   }
   rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
                         const rocksdb::Slice&) override {
@@ -59,10 +94,11 @@ class LogOnlyCollector final : public rocksdb::WriteBatch::Handler {
   }
   rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
                                 const rocksdb::Slice& end) override {
-    if (cf == outbox_cf_ && !pending_->empty()) {
-      pending_->erase(pending_->lower_bound(begin.ToStringView()),
-                      pending_->lower_bound(end.ToStringView()));
-    }
+    if (cf != outbox_cf_ || pending_.empty()) return rocksdb::Status::OK();
+    auto first = pending_.lower_bound(begin.ToStringView());
+    auto last = pending_.lower_bound(end.ToStringView());
+    for (auto it = first; it != last; ++it) Release(it->second.kept);
+    pending_.erase(first, last);
     return rocksdb::Status::OK();
   }
   rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&,
@@ -72,14 +108,23 @@ class LogOnlyCollector final : public rocksdb::WriteBatch::Handler {
 
  private:
   rocksdb::Status Erase(uint32_t cf, const rocksdb::Slice& key) {
-    if (cf != outbox_cf_ || pending_->empty()) return rocksdb::Status::OK();
-    auto it = pending_->find(key.ToStringView());
-    if (it != pending_->end()) pending_->erase(it);
+    if (cf == outbox_cf_ && !pending_.empty()) EraseKey(key.ToStringView());
     return rocksdb::Status::OK();
+  }
+  void EraseKey(std::string_view key) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return;
+    Release(it->second.kept);
+    pending_.erase(it);
+  }
+  static void Release(KeptBatch* kept) {
+    if (--kept->live == 0) kept->batch.reset();
   }
 
   const uint32_t outbox_cf_;
-  Pending* const pending_;
+  Pending pending_;
+  KeptBatch* current_ = nullptr;
+  std::vector<std::unique_ptr<KeptBatch>> kept_;
 };
 
 // Puts written per synced write while restoring.
@@ -114,13 +159,13 @@ bool DeleteArchivedWal(const StoreCore& core, const std::string& path, uint64_t 
 }
 
 absl::Status RestoreLogOnly(StoreCore& core) {
+  const auto t0 = std::chrono::steady_clock::now();
   rocksdb::DB* db = core.db->db();
   rocksdb::VectorLogPtr files;
   if (rocksdb::Status s = db->GetSortedWalFiles(files); !s.ok()) {
     return ToStatus(s, "list WAL files");
   }
-  LogOnlyCollector::Pending pending;
-  LogOnlyCollector collector(core.db->cf(kOutboxCf)->GetID(), &pending);
+  LogOnlyCollector collector(core.db->cf(kOutboxCf)->GetID());
   rocksdb::Env* env = db->GetEnv();
   const std::string& dir = db->GetName();
   uint64_t records = 0;
@@ -131,8 +176,7 @@ absl::Status RestoreLogOnly(StoreCore& core) {
     absl::StatusOr<WalReadResult> read =
         ReadWalRecords(env, path, [&](std::string_view record) {
           if (stopped) return;
-          rocksdb::WriteBatch batch{std::string(record)};
-          if (rocksdb::Status s = batch.Iterate(&collector); !s.ok()) {
+          if (rocksdb::Status s = collector.Collect(record); !s.ok()) {
             Log(LogLevel::kWarn,
                 "a WAL record does not parse; later records are not read",
                 {{"file", path}, {"error", s.ToString()}});
@@ -142,21 +186,31 @@ absl::Status RestoreLogOnly(StoreCore& core) {
     if (!read.ok()) return read.status();
     records += read->records;
   }
+  const LogOnlyCollector::Pending& pending = collector.pending();
+  const auto t1 = std::chrono::steady_clock::now();
   rocksdb::WriteBatch batch;
+  // Unsynced writes, one WAL sync after the last: the archive they replace
+  // is deleted only after it.
   auto write = [&]() -> absl::Status {
     if (batch.Count() == 0) return absl::OkStatus();
     absl::Status s =
-        ToStatus(db->Write(core.synced, &batch), "restore log-only deliveries");
+        ToStatus(db->Write(core.deferred, &batch), "restore log-only deliveries");
     batch.Clear();
     return s;
   };
-  for (const auto& [key, value] : pending) {
-    batch.Put(core.db->cf(kOutboxCf), key, value);
+  for (const auto& [key, delivery] : pending) {
+    batch.Put(core.db->cf(kOutboxCf), key, delivery.value);
     if (batch.GetDataSize() >= kRestoreBatchBytes) {
       if (absl::Status s = write(); !s.ok()) return s;
     }
   }
   if (absl::Status s = write(); !s.ok()) return s;
+  if (!pending.empty()) {
+    if (absl::Status s = ToStatus(db->SyncWAL(), "sync restored log-only deliveries");
+        !s.ok()) {
+      return s;
+    }
+  }
   OUTBOXD_CRASH_POINT("store.restore.before_delete");
   // Every log-only record in the archive is now removed or a Put (above,
   // or by an earlier checkpoint) in a file that stays.
@@ -170,7 +224,11 @@ absl::Status RestoreLogOnly(StoreCore& core) {
     Log(LogLevel::kInfo, "restored log-only deliveries as Puts",
         {{"deliveries", pending.size()},
          {"wal_files", files.size()},
-         {"wal_records", records}});
+         {"wal_records", records},
+         {"read_ms", std::chrono::duration<double, std::milli>(t1 - t0).count()},
+         {"write_ms", std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t1)
+                          .count()}});
   }
   return absl::OkStatus();
 }

@@ -30,9 +30,33 @@ struct WalReadResult {
   uint64_t bytes_used = 0;  // offset just past the last whole record
 };
 
-// Hands `fn` every whole record of the file at `path`, in order. Fails only
-// when the file cannot be read or uses a record type outboxd never enables
-// (recycled logs, WAL compression).
+// Parses a WAL file handed over in pieces, in order: every piece but the
+// last a whole number of 32 KiB blocks (a record's fragments never cross a
+// block, so a block-aligned piece ends between fragments).
+class WalRecordParser {
+ public:
+  static constexpr size_t kBlockSize = 32768;
+
+  // Parses `blocks`, handing `fn` each record it completes; the view lives
+  // until `fn` returns. Fails on a record type outboxd never enables
+  // (recycled logs, WAL compression). After a torn or corrupt record it
+  // ignores everything (done() is true).
+  absl::Status Feed(std::string_view blocks, absl::FunctionRef<void(std::string_view)> fn);
+  bool done() const { return done_; }
+  // The file ended: what was read.
+  WalReadResult Finish();
+
+ private:
+  WalReadResult result_;
+  std::string scratch_;  // a record being assembled from fragments
+  bool in_fragmented_ = false;
+  bool done_ = false;
+  uint64_t offset_ = 0;  // of the next piece in the file
+};
+
+// Hands `fn` every whole record of the file at `path`, in order, reading
+// it a megabyte at a time. Fails only when the file cannot be read or uses
+// a record type outboxd never enables.
 absl::StatusOr<WalReadResult> ReadWalRecords(
     rocksdb::Env* env, const std::string& path,
     absl::FunctionRef<void(std::string_view)> fn);

@@ -5,6 +5,7 @@
 #include "store/log_only.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -167,6 +168,11 @@ TEST_F(LogOnlyTest, WalFilesRocksDbArchivesByItselfAreRewrittenBeforeTheyGo) {
   std::vector<uint64_t> all;
   for (int b = 0; b < 200; ++b) {
     for (const DeliveryKey& k : Enqueue(1, 4)) all.push_back(k.seq);
+  }
+  // RocksDB archives a file once the flush after it ends, in the
+  // background.
+  for (int i = 0; i < 2000 && ArchivedFiles(dir_.path()) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_GT(ArchivedFiles(dir_.path()), 0u);
   const uint64_t pending = store_->LogOnlyPending();

@@ -125,6 +125,61 @@ TEST(WalReaderTest, StopsAtARecordWhoseChecksumFails) {
   EXPECT_EQ(got.blobs, std::vector<std::string>(blobs.begin(), blobs.begin() + 5));
 }
 
+// A file of several megabytes is read a megabyte at a time: records whose
+// fragments straddle a piece's end, and a torn tail past the first piece,
+// come out as from the whole file in one piece; so do pieces of one block.
+TEST(WalReaderTest, AFileReadInPiecesGivesWhatTheWholeFileGives) {
+  store_test::ScratchDir dir;
+  std::vector<std::string> blobs;
+  for (int i = 0; i < 60; ++i) {
+    blobs.push_back(std::string(70'000 + 1'001 * i, static_cast<char>('a' + i % 26)) +
+                    std::to_string(i));
+  }
+  const std::string wal = WriteWal(dir.path() + "/db", blobs);
+  ASSERT_GT(fs::file_size(wal), 4u << 20);
+  LogDataCollector streamed;
+  absl::StatusOr<WalReadResult> r = Collect(wal, &streamed);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->clean_end);
+  EXPECT_EQ(r->bytes_used, fs::file_size(wal));
+  EXPECT_EQ(streamed.blobs, blobs);
+
+  std::string bytes;
+  {
+    std::ifstream in(wal, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  LogDataCollector by_block;
+  auto collect = [&by_block](std::string_view record) {
+    rocksdb::WriteBatch batch{std::string(record)};
+    EXPECT_TRUE(batch.Iterate(&by_block).ok());
+  };
+  WalRecordParser parser;
+  for (size_t at = 0; at < bytes.size(); at += WalRecordParser::kBlockSize) {
+    ASSERT_TRUE(
+        parser.Feed(std::string_view(bytes).substr(at, WalRecordParser::kBlockSize), collect)
+            .ok());
+  }
+  const WalReadResult whole = parser.Finish();
+  EXPECT_TRUE(whole.clean_end);
+  EXPECT_EQ(whole.records, r->records);
+  EXPECT_EQ(whole.bytes_used, r->bytes_used);
+  EXPECT_EQ(by_block.blobs, blobs);
+
+  // Torn 2.5 MiB in: the records before the cut, and no more.
+  const uintmax_t cut = (5u << 20) / 2;
+  fs::resize_file(wal, cut);
+  LogDataCollector torn;
+  r = Collect(wal, &torn);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->clean_end);
+  EXPECT_LE(r->bytes_used, cut);
+  ASSERT_GT(torn.blobs.size(), 20u);
+  ASSERT_LT(torn.blobs.size(), blobs.size());
+  EXPECT_EQ(torn.blobs,
+            std::vector<std::string>(blobs.begin(), blobs.begin() + torn.blobs.size()));
+}
+
 TEST(WalReaderTest, AnEmptyOrMissingFile) {
   store_test::ScratchDir dir;
   const std::string empty = dir.path() + "/000001.log";
