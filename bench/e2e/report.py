@@ -54,6 +54,13 @@ ROWS = [
     ("backlog", "drain_events_per_s", "backlog: drain rate once up", "events/s"),
     ("backlog", "rss_mib_after_ingest", "backlog: RSS with the backlog queued", "MiB"),
     ("backlog", "rss_mib_max_during_drain", "backlog: max RSS while draining", "MiB"),
+    ("kill", "wal_mib_at_kill", "SIGKILL after a saturated ingest: WAL files at the kill", "MiB"),
+    ("kill", "reopen_to_listening_s", "SIGKILL after a saturated ingest: restart -> listening",
+     "s"),
+    ("kill", "log_only_restored", "SIGKILL after a saturated ingest: log-only deliveries "
+     "restored", ""),
+    ("kill", "missing_records", "SIGKILL after a saturated ingest: acknowledged records "
+     "missing at the sink", ""),
     ("soak", "deliveries", "soak (store alone): deliveries enqueued, scanned, removed", ""),
     ("soak", "scan_us_mean_first", "soak: ScanDue of 1,000, mean, first window", "us"),
     ("soak", "scan_us_mean_last", "soak: ScanDue of 1,000, mean, last window", "us"),
@@ -82,7 +89,8 @@ def one_line(r):
     keys = ["e2e_events_per_s", "ingest_events_per_s", "cpu_us_per_event", "peak_rss_mib",
             "records_per_post", "latency_ms_p99", "warm_latency_ms_p99", "peak_in_flight",
             "sustained_in_flight_median",
-            "reopen_to_listening_s", "drain_events_per_s", "scan_us_mean_first",
+            "reopen_to_listening_s", "log_only_restored", "missing_records",
+            "drain_events_per_s", "scan_us_mean_first",
             "scan_us_mean_last", "skipped_per_scan_max", "loadavg_before"]
     return ", ".join(f"{k}={r[k]}" for k in keys if k in r)
 
@@ -102,7 +110,7 @@ def save(args, mode, info, runs):
 def _load_all(args, out):
     """This invocation's results, plus earlier ones of modes not run now."""
     docs = dict(out)
-    for mode in ("throughput", "verify", "concurrency", "backlog", "soak"):
+    for mode in ("throughput", "verify", "concurrency", "backlog", "kill", "soak"):
         if mode not in docs and os.path.exists(_path(args, f"{mode}.json")):
             with open(_path(args, f"{mode}.json")) as f:
                 docs[mode] = json.load(f)

@@ -30,6 +30,12 @@ self-signed certificate, and runs these modes (--modes picks some):
                parks), --backlog-events queued (10^6; --big-backlog: 10^7),
                SIGKILL, time to reopen, destination up + enable: drain rate,
                RSS over time.
+  kill         outboxd SIGKILLed the moment a saturated ingest of
+               --kill-events ends (fake_sentinel verifying): the WAL then
+               holds the log-only deliveries not yet delivered. Time from
+               the restart to listening (RocksDB's recovery plus the log-only
+               restore), deliveries restored, WAL bytes read, and that every
+               acknowledged record arrived (duplicates counted).
   soak         bench/store_soak on the store alone: --soak-deliveries
                enqueued, scanned and removed in batches; per window the mean
                and p99 ScanDue time and the internal keys (tombstones) each
@@ -40,6 +46,7 @@ PNG charts (gnuplot). Python 3 standard library only.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -58,7 +65,7 @@ import procs  # noqa: E402
 import report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODES = ("throughput", "verify", "concurrency", "backlog", "soak")
+MODES = ("throughput", "verify", "concurrency", "backlog", "kill", "soak")
 # The README's recommended environment for outboxd (see "Running it"): glibc
 # backs its large mappings, RocksDB's memtable arenas among them, with
 # transparent huge pages.
@@ -99,6 +106,8 @@ def parse_args():
                    help="outboxd --max-in-flight-per-integration in the concurrency run")
     p.add_argument("--backlog-events", type=int, default=1_000_000)
     p.add_argument("--big-backlog", action="store_true", help="10^7 queued in the backlog run")
+    p.add_argument("--kill-events", type=int, default=1_000_000,
+                   help="records ingested before the SIGKILL of the kill mode")
     p.add_argument("--soak-deliveries", type=int, default=3_000_000)
     p.add_argument("--outboxd-arg", action="append", default=[],
                    help="extra outboxd option, e.g. --outboxd-arg=--linger=10ms (repeatable)")
@@ -199,6 +208,18 @@ class Context:
                            env=dict(kv.split("=", 1) for kv in self.args.outboxd_env))
         ob.start()
         return ob
+
+    def verifying_receiver(self, work, guid):
+        """tools/fake_sentinel for one workspace, verifying every signature.
+        It writes each record's id and arrival time (whole records with
+        --sink-records): the join needs no more, and writing whole records
+        cost the receiver ~1 µs per record of the CPU it shares with outboxd
+        (docs/performance.md)."""
+        a = self.args
+        return procs.FakeSentinel(self.fake_sentinel, work, self.cert, self.key,
+                                  workspaces=[(guid, procs.BENCH_KEY)],
+                                  out_format="records" if a.sink_records else "ids",
+                                  env=self.receiver_env, prefault_mib=a.receiver_prefault_mib)
 
     def cleanup(self, work):
         if not self.args.keep:
@@ -343,24 +364,34 @@ def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(p * len(sorted_values)))]
 
 
-def verify_run(ctx, i, rate):
-    a = ctx.args
-    work = ctx.run_dir(f"verify-{i}")
-    load = loadavg()
+@contextlib.contextmanager
+def verified_outboxd(ctx, work):
+    """fake_sentinel verifying, outboxd on a fresh data dir with one
+    integration pointing there: yields (fs, ob, integration id); stops both
+    and removes the data afterwards."""
     guid = procs.workspace_guid(1)
-    # The join needs each record's id and arrival time, not the record: the
-    # receiver writing whole records cost it ~1 µs per record of the CPU it
-    # shares with outboxd (docs/performance.md).
-    fs = procs.FakeSentinel(ctx.fake_sentinel, work, ctx.cert, ctx.key,
-                            workspaces=[(guid, procs.BENCH_KEY)],
-                            out_format="records" if a.sink_records else "ids",
-                            env=ctx.receiver_env, prefault_mib=a.receiver_prefault_mib)
+    fs = ctx.verifying_receiver(work, guid)
     ob = None
     try:
         fs.start()
         ob = ctx.start_outboxd(work)
         iid = ob.create_integration(procs.sentinel_integration(
             1, guid, procs.BENCH_KEY, f"https://127.0.0.1:{fs.port}", "bench"))
+        yield fs, ob, iid
+    finally:
+        if ob:
+            ob.stop()
+        fs.stop()
+        ctx.cleanup(work)
+        if not ctx.args.keep and fs.out and os.path.exists(fs.out):
+            os.remove(fs.out)
+
+
+def verify_run(ctx, i, rate):
+    a = ctx.args
+    work = ctx.run_dir(f"verify-{i}")
+    load = loadavg()
+    with verified_outboxd(ctx, work) as (fs, ob, iid):
         cpu0 = procs.cpu_times(ob.pid)
         switches0 = procs.context_switches(ob.pid)
         sink_cpu0 = procs.cpu_seconds(fs.proc.pid)
@@ -398,13 +429,6 @@ def verify_run(ctx, i, rate):
         r["warm_latency_ms_p999"] = percentile(warm, 0.999)
         r["latency_cdf"] = [[percentile(lat, q / 1000), q / 1000] for q in range(0, 1001, 5)]
         return r
-    finally:
-        if ob:
-            ob.stop()
-        fs.stop()
-        ctx.cleanup(work)
-        if not ctx.args.keep and fs.out and os.path.exists(fs.out):
-            os.remove(fs.out)
 
 
 # ---------------------------------------------------------------- concurrency
@@ -638,6 +662,51 @@ def soak_run(ctx):
     }
 
 
+# ---------------------------------------------------------------- kill
+
+
+def wal_bytes(data_dir):
+    """Bytes of RocksDB WAL files (live and archived) under data_dir."""
+    total = 0
+    for root, _, files in os.walk(data_dir):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files
+                     if re.fullmatch(r"\d+\.log", f))
+    return total
+
+
+def kill_run(ctx):
+    a = ctx.args
+    work = ctx.run_dir("kill")
+    load = loadavg()
+    with verified_outboxd(ctx, work) as (fs, ob, iid):
+        acks = os.path.join(work, "acks.txt")
+        lg = procs.run_loadgen(ctx.loadgen, ob.port, a.kill_events, a.batch, a.connections,
+                               work, id_prefix="k", acks=acks)
+        ob.kill()
+        wal = wal_bytes(ob.data_dir)
+        note(f"{a.kill_events} acknowledged, SIGKILL; {wal / 2**20:.0f} MiB of WAL; reopening")
+        reopen_s = ob.start()
+        m = ob.metrics()
+        queued_after = ob.stats(iid)["queued"]
+        t1 = time.monotonic()
+        wait_drained(ob, iid, timeout=600)
+        drain_s = time.monotonic() - t1
+        fs.stop()
+        _, _, missing, copies = join_latencies(acks, fs.out, "k", a.kill_events)
+        return {
+            "events": a.kill_events,
+            "ingest_events_per_s": lg["events_per_s"],
+            "wal_mib_at_kill": round(wal / 2**20, 1),
+            "reopen_to_listening_s": round(reopen_s, 3),
+            "log_only_restored": int(m.get("outboxd_store_log_only_restored_at_open", 0)),
+            "queued_after_reopen": queued_after,
+            "drain_after_reopen_s": round(drain_s, 2),
+            "missing_records": missing,
+            "duplicate_copies": copies - (a.kill_events - missing),
+            "loadavg_before": load,
+        }
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -692,6 +761,10 @@ def main():
             r = backlog_run(ctx)
             print("backlog: " + report.one_line(r), flush=True)
             out["backlog"] = report.save(args, "backlog", info, [r])
+        if "kill" in args.modes:
+            r = kill_run(ctx)
+            print("kill: " + report.one_line(r), flush=True)
+            out["kill"] = report.save(args, "kill", info, [r])
         if "soak" in args.modes:
             r = soak_run(ctx)
             print("soak: " + report.one_line(r), flush=True)

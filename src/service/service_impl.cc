@@ -350,6 +350,12 @@ void ServiceImpl::RenderStoreGauges(std::string* out) const {
       "entries by a checkpoint.",
       out);
   absl::StrAppend(out, "outboxd_store_log_only_pending ", store_->LogOnlyPending(), "\n");
+  AppendMetricHeader("outboxd_store_log_only_restored_at_open", "gauge",
+                     "Log-only deliveries the last open found in the WAL files and "
+                     "wrote back as entries (after a crash; 0 after a clean stop).",
+                     out);
+  absl::StrAppend(out, "outboxd_store_log_only_restored_at_open ",
+                  store_->LogOnlyRestoredAtOpen(), "\n");
   RenderStoreMetrics(LastStoreStats(), out);
 }
 

@@ -106,6 +106,27 @@ TEST_F(DiskQuotaTest, MetricsCountLogOnlyDeliveriesUntilACheckpoint) {
       << gauges();
   ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kAll).ok());
   EXPECT_NE(gauges().find(none), std::string::npos) << gauges();
+  EXPECT_NE(gauges().find("\noutboxd_store_log_only_restored_at_open 0\n"),
+            std::string::npos);
+}
+
+// After a crash, /metrics says how many log-only deliveries the open wrote
+// back from the WAL.
+TEST_F(DiskQuotaTest, MetricsCountLogOnlyDeliveriesRestoredAtOpen) {
+  ASSERT_TRUE(store_->ScanDue(1, clock_.NowMs(), SIZE_MAX, [](Delivery&&) {}).ok());
+  Fill();
+  // Closed without OutboxStore::Flush (the daemon's clean stop), as by a
+  // crash: the deliveries are in the WAL only.
+  service_.reset();
+  registry_.reset();
+  store_.reset();
+  SetUp();
+  std::string out;
+  service_->RenderStoreGauges(&out);
+  EXPECT_NE(
+      out.find(absl::StrCat("\noutboxd_store_log_only_restored_at_open ", kEvents, "\n")),
+      std::string::npos)
+      << out;
 }
 
 TEST_F(DiskQuotaTest, RefusesAtTheQuotaWhileTheDataIsQueued) {
