@@ -54,13 +54,11 @@ ROWS = [
     ("backlog", "drain_events_per_s", "backlog: drain rate once up", "events/s"),
     ("backlog", "rss_mib_after_ingest", "backlog: RSS with the backlog queued", "MiB"),
     ("backlog", "rss_mib_max_during_drain", "backlog: max RSS while draining", "MiB"),
-    ("kill", "wal_mib_at_kill", "SIGKILL after a saturated ingest: WAL files at the kill", "MiB"),
-    ("kill", "reopen_to_listening_s", "SIGKILL after a saturated ingest: restart -> listening",
+    ("kill", "wal_mib_at_kill", "SIGKILL mid-ingest (saturated): WAL files at the kill", "MiB"),
+    ("kill", "reopen_to_listening_s", "SIGKILL mid-ingest: restart -> listening",
      "s"),
-    ("kill", "log_only_restored", "SIGKILL after a saturated ingest: log-only deliveries "
-     "restored", ""),
-    ("kill", "missing_records", "SIGKILL after a saturated ingest: acknowledged records "
-     "missing at the sink", ""),
+    ("kill", "log_only_restored", "SIGKILL mid-ingest: log-only deliveries restored", ""),
+    ("kill", "missing_records", "SIGKILL mid-ingest: acknowledged records missing at the sink", ""),
     ("soak", "deliveries", "soak (store alone): deliveries enqueued, scanned, removed", ""),
     ("soak", "scan_us_mean_first", "soak: ScanDue of 1,000, mean, first window", "us"),
     ("soak", "scan_us_mean_last", "soak: ScanDue of 1,000, mean, last window", "us"),

@@ -146,7 +146,7 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const StoreOptions& options) {
   db->db_.reset(raw);
   std::copy(handles.begin(), handles.end(), db->handles_.begin());
   // Also what links store/crc32c.cc, and with it RocksDB's CRC-32C.
-  Log(LogLevel::kDebug, "store opened",
+  Log(LogLevel::kDebug, "rocksdb opened",
       {{"path", options.path}, {"crc32c", Crc32cImplementation()}});
   return db;
 }
