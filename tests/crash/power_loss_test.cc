@@ -72,6 +72,17 @@ class PowerLossTest : public ::testing::Test {
     return store.ok() ? std::move(*store) : nullptr;
   }
 
+  // The seqs of what `store` hands out for `integration`, due by `now`.
+  static std::vector<uint64_t> DueSeqs(OutboxStore& store, uint64_t integration,
+                                       TimeMs now) {
+    std::vector<uint64_t> seqs;
+    EXPECT_TRUE(store
+                    .ScanDue(integration, now, SIZE_MAX,
+                             [&](Delivery&& d) { seqs.push_back(d.key.seq); })
+                    .ok());
+    return seqs;
+  }
+
   // Writers apply batches until the power is cut after `cut_after` acks.
   void RunRound(OutboxStore* store, int round, size_t cut_after, std::mt19937_64& rng);
   void Writer(OutboxStore* store, int round, int writer, size_t cut_after, uint64_t seed);
@@ -372,12 +383,7 @@ TEST_F(PowerLossTest, AFailedCheckpointIsAskedForAgainUntilOneSucceeds) {
   store = Open(/*sync=*/true);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->LogOnlyRestoredAtOpen(), 10u);
-  std::vector<uint64_t> seqs;
-  ASSERT_TRUE(store
-                  ->ScanDue(1, kScanNow + 1000, SIZE_MAX,
-                            [&](Delivery&& d) { seqs.push_back(d.key.seq); })
-                  .ok());
-  EXPECT_EQ(seqs, written);
+  EXPECT_EQ(DueSeqs(*store, 1, kScanNow + 1000), written);
 }
 
 TEST_F(PowerLossTest, ACheckpointWhoseRewriteFailsKeepsTheArchive) {
@@ -423,12 +429,7 @@ TEST_F(PowerLossTest, ACheckpointWhoseRewriteFailsKeepsTheArchive) {
   store = Open(/*sync=*/true);
   ASSERT_NE(store, nullptr);
   EXPECT_GT(store->LogOnlyRestoredAtOpen(), 0u);
-  std::vector<uint64_t> seqs;
-  ASSERT_TRUE(store
-                  ->ScanDue(1, kScanNow + 1000, SIZE_MAX,
-                            [&](Delivery&& d) { seqs.push_back(d.key.seq); })
-                  .ok());
-  EXPECT_EQ(seqs, written);
+  EXPECT_EQ(DueSeqs(*store, 1, kScanNow + 1000), written);
 }
 
 }  // namespace
