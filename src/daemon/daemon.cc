@@ -125,6 +125,17 @@ class Housekeeping {
   }
 
  private:
+  // Warns about a step that keeps failing: at its first failure, then once
+  // a minute while it lasts; a success resets the count.
+  static void WarnWhileFailing(const absl::Status& s, uint64_t* failures,
+                               std::string_view message) {
+    if (s.ok()) {
+      *failures = 0;
+    } else if ((*failures)++ % 60 == 0) {
+      Log(LogLevel::kWarn, message, {{"error", s.ToString()}, {"attempts", *failures}});
+    }
+  }
+
   // Writes fail while the disk is full; once space is back, the store must
   // be told to resume (ingest answers 503 until then).
   void Recover(OutboxStore* store) {
@@ -137,35 +148,23 @@ class Housekeeping {
       recover_failures_ = 0;
       return;
     }
-    if (recover_failures_++ % 60 == 0) {  // once a minute while it lasts
-      Log(LogLevel::kWarn, "store still cannot write; ingest answers 503",
-          {{"error", resumed.status().ToString()}, {"attempts", recover_failures_}});
-    }
+    WarnWhileFailing(resumed.status(), &recover_failures_,
+                     "store still cannot write; ingest answers 503");
   }
 
   // The dispatcher's outcomes are written without an fsync of their own
   // (OutboxStore::Sync::kDeferred); this bounds what a power loss can undo
   // to about the last second of them.
   void SyncDeferred(OutboxStore* store) {
-    absl::Status s = store->SyncDeferred();
-    if (s.ok()) {
-      sync_failures_ = 0;
-    } else if (sync_failures_++ % 60 == 0) {  // once a minute while it lasts
-      Log(LogLevel::kWarn, "syncing the dispatcher's writes failed",
-          {{"error", s.ToString()}, {"attempts", sync_failures_}});
-    }
+    WarnWhileFailing(store->SyncDeferred(), &sync_failures_,
+                     "syncing the dispatcher's writes failed");
   }
 
   // Rewrites the log-only deliveries still queued as Puts and frees the WAL
   // archive, once enough was written (or a list was dropped).
   void Checkpoint(OutboxStore* store) {
-    absl::Status s = store->MaybeCheckpoint();
-    if (s.ok()) {
-      checkpoint_failures_ = 0;
-    } else if (checkpoint_failures_++ % 60 == 0) {  // once a minute while it lasts
-      Log(LogLevel::kWarn, "log-only checkpoint failed; the WAL archive is kept",
-          {{"error", s.ToString()}, {"attempts", checkpoint_failures_}});
-    }
+    WarnWhileFailing(store->MaybeCheckpoint(), &checkpoint_failures_,
+                     "log-only checkpoint failed; the WAL archive is kept");
   }
 
   void Run(ServiceImpl* service, HourlyReporter* hourly, OutboxStore* store, Clock* clock,
