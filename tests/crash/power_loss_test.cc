@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -26,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "outboxd/mutex.h"
 #include "outboxd/store.h"
+#include "store/store_test_util.h"
 #include "rocksdb/env.h"
 
 namespace outboxd {
@@ -402,28 +402,15 @@ TEST_F(PowerLossTest, ACheckpointWhoseRewriteFailsKeepsTheArchive) {
     }
     ASSERT_TRUE(store->Apply(std::move(changes)).ok());
   }
-  const std::string archive = Options(true).path + "/archive";
-  auto archived = [&] {
-    std::error_code ec;
-    size_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(archive, ec)) {
-      n += e.path().extension() == ".log";
-    }
-    return n;
-  };
-  // RocksDB archives a file once the flush after it ends, in the
-  // background.
-  for (int i = 0; i < 2000 && archived() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  const size_t before = archived();
+  const std::string path = Options(true).path;
+  const size_t before = store_test::AwaitArchivedWalFile(path);
   ASSERT_GT(before, 0u);
 
   // A full disk: the rewrite fails, a deletion would not. The archive must
   // stay, for it holds the only copy of what the rewrite did not write.
   fs_->CutPower(PowerLossFs::Deletions::kStillWork);
   EXPECT_FALSE(store->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
-  EXPECT_EQ(archived(), before);
+  EXPECT_EQ(store_test::ArchivedWalFiles(path), before);
   store.reset();
   ASSERT_TRUE(fs_->RestorePower(nullptr).ok());
   store = Open(/*sync=*/true);

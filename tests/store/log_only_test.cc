@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +18,8 @@
 namespace outboxd {
 namespace {
 
+using store_test::ArchivedWalFiles;
+using store_test::AwaitArchivedWalFile;
 using store_test::Scan;
 using store_test::ScanEverything;
 using store_test::Seqs;
@@ -28,15 +29,6 @@ using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAreArray;
 
 constexpr TimeMs kT0 = 1'700'000'000'000;
-
-size_t ArchivedFiles(const std::string& dir) {
-  std::error_code ec;
-  size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/archive", ec)) {
-    n += e.path().extension() == ".log";
-  }
-  return n;
-}
 
 class LogOnlyTest : public store_test::StoreFixture {
  protected:
@@ -88,7 +80,7 @@ TEST_F(LogOnlyTest, ListedDeliveriesAreWrittenLogOnlyAndRestoredAtOpen) {
   EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
   // Restored as Puts: the archive they were read from is gone, and a
   // second open restores nothing again.
-  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  EXPECT_EQ(ArchivedWalFiles(dir_.path()), 0u);
   CloseWithoutCheckpointAndReopen();
   EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 0u);
   EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
@@ -131,7 +123,7 @@ TEST_F(LogOnlyTest, CheckpointRewritesAsPutsAndDeletesTheArchive) {
   // deletes the WAL files RocksDB archived after the flush.
   ASSERT_TRUE(store_->Flush().ok());
   EXPECT_EQ(store_->LogOnlyPending(), 0u);
-  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  EXPECT_EQ(ArchivedWalFiles(dir_.path()), 0u);
   CloseWithoutCheckpointAndReopen();
   EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), 0u);
   EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(KeySeqs(keys)));
@@ -150,7 +142,7 @@ TEST_F(LogOnlyTest, ArchivedScopeRewritesWhatTheArchiveHoldsAndDeletesIt) {
   ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
   // The 10 new ones are in the live file: still log-only.
   EXPECT_EQ(store_->LogOnlyPending(), 10u);
-  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  EXPECT_EQ(ArchivedWalFiles(dir_.path()), 0u);
   ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kAll).ok());
   EXPECT_EQ(store_->LogOnlyPending(), 0u);
   std::vector<uint64_t> all = KeySeqs(old_keys);
@@ -169,19 +161,14 @@ TEST_F(LogOnlyTest, WalFilesRocksDbArchivesByItselfAreRewrittenBeforeTheyGo) {
   for (int b = 0; b < 200; ++b) {
     for (const DeliveryKey& k : Enqueue(1, 4)) all.push_back(k.seq);
   }
-  // RocksDB archives a file once the flush after it ends, in the
-  // background.
-  for (int i = 0; i < 2000 && ArchivedFiles(dir_.path()) == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GT(ArchivedFiles(dir_.path()), 0u);
+  ASSERT_GT(AwaitArchivedWalFile(dir_.path()), 0u);
   const uint64_t pending = store_->LogOnlyPending();
   ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kArchived).ok());
   // What the archive held is rewritten and the archive deleted; what the
   // live file holds stays log-only.
   EXPECT_LT(store_->LogOnlyPending(), pending);
   EXPECT_GT(store_->LogOnlyPending(), 0u);
-  EXPECT_EQ(ArchivedFiles(dir_.path()), 0u);
+  EXPECT_EQ(ArchivedWalFiles(dir_.path()), 0u);
   CloseWithoutCheckpointAndReopen();
   EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(all));
   EXPECT_EQ(store_->QueuedCount(1), all.size());

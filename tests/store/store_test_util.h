@@ -4,10 +4,12 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -94,6 +96,26 @@ inline std::vector<uint64_t> Seqs(const std::vector<Delivery>& ds) {
   std::vector<uint64_t> seqs;
   for (const Delivery& d : ds) seqs.push_back(d.key.seq);
   return seqs;
+}
+
+// WAL files RocksDB archived in the store at `path` (log-only deliveries,
+// docs/storage.md).
+inline size_t ArchivedWalFiles(const std::string& path) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(path + "/archive", ec)) {
+    n += e.path().extension() == ".log";
+  }
+  return n;
+}
+
+// RocksDB archives a WAL file once the flush after it ends, in the
+// background: waits up to 20 s for one, and returns how many there are.
+inline size_t AwaitArchivedWalFile(const std::string& path) {
+  for (int i = 0; i < 2000 && ArchivedWalFiles(path) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ArchivedWalFiles(path);
 }
 
 }  // namespace outboxd::store_test
