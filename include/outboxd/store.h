@@ -81,7 +81,8 @@ struct StoreOptions {
   uint64_t block_cache_bytes = 64ull << 20;
   // Fresh deliveries kept in memory for ScanDue, over all integrations, so
   // that what was just written is handed out without reading it back
-  // (docs/storage.md). 0: every scan reads RocksDB.
+  // (docs/storage.md). One integration's list stops listing at half of it
+  // until the dispatcher has emptied it. 0: every scan reads RocksDB.
   uint64_t fresh_cache_bytes = 32ull << 20;
   // With fresh deliveries on: a delivery that goes to the fresh list is
   // written only to the WAL (a log-only record), not to a memtable; it is
@@ -294,6 +295,15 @@ class OutboxStore {
   // Bytes of fresh deliveries held in memory for ScanDue (at most
   // StoreOptions::fresh_cache_bytes, plus one write's worth).
   uint64_t FreshCacheBytes() const;
+  // Since Open: lists capped at half the cap (the dispatcher fell behind;
+  // later deliveries went to RocksDB until the list was emptied), and
+  // lists dropped with deliveries in them (the whole cap, a failed write,
+  // a reset or purge: their log-only deliveries are rewritten as Puts).
+  struct FreshListCounts {
+    uint64_t capped = 0;
+    uint64_t dropped = 0;
+  };
+  FreshListCounts FreshLists() const;
 
   // For tests: internal keys skipped by the last ScanDue on this thread
   // (RocksDB perf context), to prove tombstones do not slow the scan.

@@ -344,6 +344,17 @@ void ServiceImpl::RenderStoreGauges(std::string* out) const {
   AppendMetricHeader("outboxd_store_fresh_bytes", "gauge",
                      "Fresh deliveries kept in memory for the dispatcher.", out);
   absl::StrAppend(out, "outboxd_store_fresh_bytes ", store_->FreshCacheBytes(), "\n");
+  const OutboxStore::FreshListCounts lists = store_->FreshLists();
+  AppendMetricHeader("outboxd_store_fresh_lists_capped_total", "counter",
+                     "Fresh lists that passed half the cap and stopped listing until the "
+                     "dispatcher emptied them (later deliveries read back from RocksDB).",
+                     out);
+  absl::StrAppend(out, "outboxd_store_fresh_lists_capped_total ", lists.capped, "\n");
+  AppendMetricHeader("outboxd_store_fresh_lists_dropped_total", "counter",
+                     "Fresh lists dropped with deliveries in them (over the whole cap, a "
+                     "failed write, a reset).",
+                     out);
+  absl::StrAppend(out, "outboxd_store_fresh_lists_dropped_total ", lists.dropped, "\n");
   AppendMetricHeader(
       "outboxd_store_log_only_pending", "gauge",
       "Deliveries written to the WAL only, not yet delivered or rewritten as "

@@ -105,11 +105,11 @@ void Changes::Impl::PutDelivery(const DeliveryKey& key, uint32_t attempts,
 bool Changes::Impl::GoesLogOnly(const DeliveryKey& key) {
   // Listed by OnWritten after the write, unless the list is dropped in
   // between: then Apply asks for a checkpoint, which rewrites it as a Put.
-  if (fresh_from_id != key.integration_id) {
-    fresh_from_id = key.integration_id;
-    fresh_from = core->due_index.FreshFrom(key.integration_id);
+  if (fresh_range_id != key.integration_id) {
+    fresh_range_id = key.integration_id;
+    fresh_range = core->due_index.Fresh(key.integration_id);
   }
-  return fresh_from != store_internal::DueIndex::kNotArmed && key.seq >= fresh_from;
+  return fresh_range.Contains(key.seq);
 }
 
 void Changes::Impl::RemoveDelivery(const DeliveryKey& key) {

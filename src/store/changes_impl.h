@@ -56,13 +56,13 @@ struct Changes::Impl {
   std::vector<FreshPut> fresh;
   std::vector<std::pair<DeliveryKey, uint64_t>> removed_after_put;  // key, last seq
   // Log-only deliveries (docs/storage.md): the records written, every
-  // removal as a run (key, last seq), and the last fresh-list threshold
-  // looked up (integration, seq).
+  // removal as a run (key, last seq), and the last fresh list's seqs
+  // looked up (integration, range).
   bool log_only = false;
   size_t log_only_count = 0;
   std::vector<std::pair<DeliveryKey, uint64_t>> removals;
-  uint64_t fresh_from_id = UINT64_MAX;
-  uint64_t fresh_from = UINT64_MAX;
+  uint64_t fresh_range_id = UINT64_MAX;
+  store_internal::DueIndex::FreshRange fresh_range;
   std::string record;  // a log-only record being assembled
 
   // Writes a delivery value under `key` and records it.

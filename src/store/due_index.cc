@@ -28,10 +28,24 @@ void DueIndex::Arm(Entry& e) {
   // not armed, RocksDB part); every seq drawn after is >= S and reported
   // after this, to the list.
   e.fresh_from = next_seq_();
+  e.fresh_to = kNotArmed;
+}
+
+void DueIndex::Rearm(Entry& e) {
+  // Every seq of [S, T) that was reported is handed out; one reported from
+  // now on is below the new S and goes to the RocksDB part (the store asks
+  // for a checkpoint if it was written log-only). Handed-out keys that the
+  // RocksDB part may find again are held by the caller or removed, as after
+  // Disarm.
+  e.fresh_from = kNotArmed;
+  Arm(e);
 }
 
 void DueIndex::DropFresh(Entry& e) {
-  if (!e.fresh.empty()) dropped_.store(true, std::memory_order_release);
+  if (!e.fresh.empty()) {
+    dropped_.store(true, std::memory_order_release);
+    ++counts_.dropped;
+  }
   fresh_listed_ -= e.fresh.listed_bytes();
   fresh_held_ -= e.fresh.held_bytes();
   e.fresh.Clear();
@@ -49,7 +63,7 @@ void DueIndex::Disarm(Entry& e) {
     e.next_due = std::min(e.next_due, first.due_ms);
   }
   DropFresh(e);
-  e.fresh_from = kNotArmed;
+  e.fresh_from = e.fresh_to = kNotArmed;
 }
 
 void DueIndex::Seed(uint64_t integration_id, TimeMs first_due_ms) {
@@ -71,7 +85,7 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
     const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
     size_t left = 0;  // the unlisted ones, compacted to the front
     for (Delivery& d : *written) {
-      if (d.key.seq < e.fresh_from) {
+      if (!e.Listed(d.key.seq)) {
         rocks = std::min(rocks, PosOf(d));
         if (&(*written)[left] != &d) (*written)[left] = std::move(d);
         ++left;
@@ -82,6 +96,13 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
     e.fresh.Sort();
     Recount(e, listed, held);
     written->resize(left);
+    if (!e.capped() && e.fresh.held_bytes() > fresh_cap_ / 2) {
+      // The dispatcher is behind: stop listing (every seq drawn from now on
+      // is >= T) and keep what is listed, rather than drop it all at the
+      // cap. The list goes first in scans, so it empties and is armed again.
+      e.fresh_to = next_seq_();
+      ++counts_.capped;
+    }
     if (fresh_held_ > fresh_cap_) ShedFresh();
   }
   if (rocks != kInfinitePos) {
@@ -126,8 +147,30 @@ DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id) {
 
 DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id, TimeMs now) {
   MutexLock lock(&mu_);
+  return MakeTicket(FindOrAdd(integration_id), now);
+}
+
+DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id, TimeMs now,
+                                         size_t max_items,
+                                         std::vector<Delivery>* capped_out) {
+  MutexLock lock(&mu_);
   Entry& e = FindOrAdd(integration_id);
-  ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.fresh_from};
+  if (e.capped()) {
+    const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
+    const size_t n = e.fresh.TakeDue(now, max_items, capped_out);
+    Recount(e, listed, held);
+    if (e.fresh.empty()) Rearm(e);
+    if (n == max_items) {
+      ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.fresh_from, e.fresh_to};
+      ticket.scan_rocks = false;
+      return ticket;
+    }
+  }
+  return MakeTicket(e, now);
+}
+
+DueIndex::ScanTicket DueIndex::MakeTicket(Entry& e, TimeMs now) {
+  ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.fresh_from, e.fresh_to};
   if (e.fresh_from != kNotArmed && e.next_due > now) {
     ticket.scan_rocks = false;
     return ticket;
@@ -156,10 +199,22 @@ size_t DueIndex::fresh_bytes() const {
   return fresh_listed_;
 }
 
-uint64_t DueIndex::FreshFrom(uint64_t integration_id) const {
+DueIndex::FreshRange DueIndex::Fresh(uint64_t integration_id) const {
   MutexLock lock(&mu_);
   auto it = entries_.find(integration_id);
-  return it == entries_.end() ? kNotArmed : it->second.fresh_from;
+  if (it == entries_.end()) return {};
+  return {it->second.fresh_from, it->second.fresh_to};
+}
+
+bool DueIndex::capped(uint64_t integration_id) const {
+  MutexLock lock(&mu_);
+  auto it = entries_.find(integration_id);
+  return it != entries_.end() && it->second.capped();
+}
+
+DueIndex::FreshCounts DueIndex::fresh_counts() const {
+  MutexLock lock(&mu_);
+  return counts_;
 }
 
 bool DueIndex::armed(uint64_t integration_id) const {
@@ -212,7 +267,7 @@ uint64_t DueIndex::BeginReset(uint64_t integration_id) {
   e.next_due = 0;  // a safe lower bound until EndReset knows better
   // The listed keys are in RocksDB too, and the cursor is at its start.
   DropFresh(e);
-  e.fresh_from = kNotArmed;
+  e.fresh_from = e.fresh_to = kNotArmed;
   e.epoch = next_epoch_++;
   e.version = next_version_++;
   return e.version;

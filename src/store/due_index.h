@@ -10,11 +10,15 @@
 // Fresh deliveries (docs/storage.md, "Fresh deliveries from memory"): when
 // EnableFresh gave it a memory cap, the index also keeps a copy of what was
 // written, per integration, and serves it without reading RocksDB. An
-// integration is then "armed" at a sequence number S: a key with seq >= S is
-// in the fresh list (or its writer has not reported it yet) and never handed
-// out by a RocksDB scan; a key with seq < S is found by RocksDB scans, with
-// the cursor and rewind above. Disarming (memory cap, reset, a failed write)
-// hands every listed key back to the RocksDB scans by rewinding to it.
+// integration is then "armed" at a sequence number S: a key with seq in
+// [S, T) is in the fresh list (or its writer has not reported it yet) and
+// never handed out by a RocksDB scan; any other key is found by RocksDB
+// scans, with the cursor and rewind above. T is +inf until the list passes
+// half the cap: then the list is "capped" at T (it lists no later seq, and
+// is taken from before the RocksDB part), and once it is empty the
+// integration is armed again at a new S. Disarming (the whole cap, reset, a
+// failed write) hands every listed key back to the RocksDB scans by
+// rewinding to it.
 //
 // Thread-safe. BeginScan/EndScan of one integration must not overlap with
 // another scan of it (the dispatcher owns scans); ResetCursor and writes may
@@ -43,18 +47,35 @@ class DueIndex {
   struct ScanTicket {
     OutboxPos start;
     uint64_t epoch = 0;  // changes when the cursor is reset or the entry dropped
-    // Keys with seq >= fresh_from belong to the fresh list: the RocksDB scan
-    // steps over them. UINT64_MAX when not armed.
+    // Keys with seq in [fresh_from, fresh_to) belong to the fresh list: the
+    // RocksDB scan steps over them. fresh_from is kNotArmed when not armed,
+    // fresh_to kNotArmed (+inf) unless the list is capped.
     uint64_t fresh_from = kNotArmed;
+    uint64_t fresh_to = kNotArmed;
     // False when the RocksDB part has nothing due (only BeginScan(id, now)
     // of an armed integration says so); the scan is then skipped.
     bool scan_rocks = true;
+    bool Listed(uint64_t seq) const { return seq >= fresh_from && seq < fresh_to; }
+    bool capped() const { return fresh_to != kNotArmed; }
   };
   static constexpr uint64_t kNotArmed = UINT64_MAX;
+  // The seqs an integration's list takes: [from, to).
+  struct FreshRange {
+    uint64_t from = kNotArmed;
+    uint64_t to = kNotArmed;
+    bool Contains(uint64_t seq) const { return seq >= from && seq < to; }
+  };
+  // How often lists were capped (and later armed again) and dropped with
+  // deliveries in them (metrics).
+  struct FreshCounts {
+    uint64_t capped = 0;
+    uint64_t dropped = 0;
+  };
 
   // Keeps fresh deliveries in memory, up to `cap_bytes` over all
-  // integrations; `next_seq` returns a number at or below every sequence
-  // number not handed out yet by the store's allocator. Call before use.
+  // integrations, a list capped once it holds half of that; `next_seq`
+  // returns a number at or below every sequence number not handed out yet
+  // by the store's allocator. Call before use.
   void EnableFresh(size_t cap_bytes, std::function<uint64_t()> next_seq);
 
   // At open: the integration's first (smallest) queued due time.
@@ -76,6 +97,13 @@ class DueIndex {
   // The same, except that an armed integration whose RocksDB part has
   // nothing due at `now` gets scan_rocks = false and is left untouched.
   ScanTicket BeginScan(uint64_t integration_id, TimeMs now);
+  // The same for a scan of at most `max_items`, except that a capped list
+  // goes first: its deliveries due at `now` move to *capped_out (up to
+  // `max_items`), and an emptied list is armed again at a new S before the
+  // ticket is made. When that filled `max_items`, scan_rocks = false and
+  // the RocksDB part is left untouched.
+  ScanTicket BeginScan(uint64_t integration_id, TimeMs now, size_t max_items,
+                       std::vector<Delivery>* capped_out);
   // Moves up to `max_items` listed deliveries due at `now` into *out, in key
   // order. Returns how many.
   size_t TakeFresh(uint64_t integration_id, TimeMs now, size_t max_items,
@@ -85,10 +113,13 @@ class DueIndex {
   // metrics).
   size_t fresh_bytes() const;
   bool armed(uint64_t integration_id) const;
-  // The first seq the integration's list takes, kNotArmed when it is not
-  // armed. A delivery written with a seq at or above it is listed by
-  // OnWritten unless the list is dropped in between (see TakeDropped).
-  uint64_t FreshFrom(uint64_t integration_id) const;
+  bool capped(uint64_t integration_id) const;
+  FreshCounts fresh_counts() const;
+  // The seqs the integration's list takes (from = kNotArmed when it is not
+  // armed). A delivery written with a seq in it is listed by OnWritten
+  // unless the list is dropped, or emptied and armed again, in between
+  // (see TakeDropped and the store's check after OnWritten).
+  FreshRange Fresh(uint64_t integration_id) const;
   // Whether a list with deliveries in it was dropped (over the cap, a
   // failed write, a reset, a purge) since the last call. The store's
   // log-only deliveries in it are invisible to the RocksDB scan until they
@@ -146,9 +177,12 @@ class DueIndex {
     uint64_t version = 0;          // changes on every write, scan and reset
     OutboxPos oldest = kBeginPos;  // see GetOldestHint
     uint64_t last_write = 0;       // next_write_ at its last write (0: none)
-    // Fresh deliveries (see the top): the list, and S.
+    // Fresh deliveries (see the top): the list, S and T.
     uint64_t fresh_from = kNotArmed;
+    uint64_t fresh_to = kNotArmed;
     FreshList fresh;
+    bool Listed(uint64_t seq) const { return seq >= fresh_from && seq < fresh_to; }
+    bool capped() const { return fresh_to != kNotArmed; }
     // next_due above covers the RocksDB part only; this is both.
     TimeMs Due() const {
       return fresh.empty() ? next_due : std::min(next_due, fresh.front().key.due_ms);
@@ -156,6 +190,10 @@ class DueIndex {
   };
   Entry& FindOrAdd(uint64_t integration_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Arm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A capped list that is empty: armed again at a new S, T = +inf.
+  void Rearm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ticket of a scan that begins now (BeginScan).
+  ScanTicket MakeTicket(Entry& e, TimeMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands the listed keys back to the RocksDB scans (rewind to the first).
   void Disarm(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropFresh(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -180,6 +218,7 @@ class DueIndex {
   // the memory held.
   size_t fresh_listed_ ABSL_GUARDED_BY(mu_) = 0;
   size_t fresh_held_ ABSL_GUARDED_BY(mu_) = 0;
+  FreshCounts counts_ ABSL_GUARDED_BY(mu_);
   std::function<uint64_t()> next_seq_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -101,6 +102,11 @@ absl::Status RebuildDueIndex(StoreCore& core) {
   return store_internal::ToStatus(it->status(), "rebuild due index");
 }
 
+bool KeyOrder(const DeliveryKey& a, const DeliveryKey& b) {
+  return std::tie(a.integration_id, a.due_ms, a.seq) <
+         std::tie(b.integration_id, b.due_ms, b.seq);
+}
+
 struct ScanResult {
   size_t handed_out = 0;
   OutboxPos resume;                     // first position not handed out
@@ -110,10 +116,10 @@ struct ScanResult {
 
 // Bounded on both ends: [integration . start, next integration). No snapshot
 // is kept beyond the iterator's own life.
-// Keys with seq >= fresh_from are the due index's fresh list's: stepped over.
+// Keys the ticket gives the due index's fresh list are stepped over.
 absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration_id,
                                      OutboxPos start, TimeMs now, size_t max_items,
-                                     uint64_t fresh_from,
+                                     const DueIndex::ScanTicket& ticket,
                                      absl::FunctionRef<void(Delivery&&)> fn) {
   SkippedKeysCounter counter;
   store_internal::BoundedIterator it(*core.db, kOutboxCf,
@@ -135,7 +141,7 @@ absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration
       return r;
     }
     r.resume = store_internal::Successor(pos);
-    if (key->seq >= fresh_from) continue;
+    if (ticket.Listed(key->seq)) continue;
     Delivery delivery;
     delivery.key = *key;
     if (!store_internal::DecodeDeliveryValue(it->value().ToStringView(), &delivery)) {
@@ -252,12 +258,13 @@ absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
     std::vector<Delivery> written_log_only;
     absl::flat_hash_map<uint64_t, std::vector<Delivery>> fresh =
         c->TakeFreshDeliveries(&written_log_only);
-    uint64_t log_only_id = UINT64_MAX;  // the one integration, as a rule
-    bool several_ids = false;
-    for (const Delivery& d : written_log_only) {
-      if (log_only_id != UINT64_MAX && d.key.integration_id != log_only_id)
-        several_ids = true;
-      log_only_id = d.key.integration_id;
+    // The log-only keys in key order, to tell one that OnWritten leaves
+    // unlisted from a Put.
+    std::vector<DeliveryKey> log_only_keys;
+    log_only_keys.reserve(written_log_only.size());
+    for (const Delivery& d : written_log_only) log_only_keys.push_back(d.key);
+    if (!std::is_sorted(log_only_keys.begin(), log_only_keys.end(), KeyOrder)) {
+      std::sort(log_only_keys.begin(), log_only_keys.end(), KeyOrder);
     }
     if (windowed) {
       log_only.EndRemoval(removal, true);
@@ -272,13 +279,14 @@ absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
     for (const auto& [id, pos] : c->min_written) {
       std::vector<Delivery>& written = fresh[id];
       core.due_index.OnWritten(id, pos, &written);
-      if (!written.empty() && log_only_id != UINT64_MAX &&
-          (several_ids || id == log_only_id)) {
-        unlisted = true;
+      for (size_t i = 0; i < written.size() && !log_only_keys.empty() && !unlisted; ++i) {
+        unlisted = std::binary_search(log_only_keys.begin(), log_only_keys.end(),
+                                      written[i].key, KeyOrder);
       }
     }
-    // A log-only delivery left unlisted (its list was dropped since the
-    // batch was built) is found by no scan until it is a Put.
+    // A log-only delivery left unlisted (its list was dropped, or emptied
+    // and armed again, since the batch was built) is found by no scan until
+    // it is a Put.
     if (unlisted) log_only.RequestCheckpoint();
   } else {
     if (windowed) {
@@ -310,32 +318,44 @@ absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
     core.log_only.RequestCheckpoint();
     if (absl::Status s = Checkpoint(CheckpointScope::kAll); !s.ok()) return s;
   }
-  const DueIndex::ScanTicket ticket = core.due_index.BeginScan(integration_id, now);
-  size_t handed_out = 0;
+  // Fresh deliveries are handed to fn outside the index's lock: fn may be
+  // slow. The buffer is borrowed from the thread, so that a dispatcher
+  // scanning all day does not grow one per call (a nested call would find
+  // it taken and use its own).
+  thread_local std::vector<Delivery> spare;
+  std::vector<Delivery> fresh = std::move(spare);
+  fresh.clear();
+  auto hand_out_fresh = [&] {
+    for (Delivery& d : fresh) fn(std::move(d));
+    const size_t n = fresh.size();
+    fresh.clear();
+    return n;
+  };
+  // A capped list comes first (it holds the older deliveries): emptied, it
+  // is armed again.
+  const DueIndex::ScanTicket ticket =
+      core.due_index.BeginScan(integration_id, now, max_items, &fresh);
+  size_t handed_out = hand_out_fresh();
+  absl::Status status;
   if (ticket.scan_rocks) {
     absl::StatusOr<ScanResult> r = ScanRange(core, integration_id, ticket.start, now,
-                                             max_items, ticket.fresh_from, fn);
-    if (!r.ok()) {
+                                             max_items - handed_out, ticket, fn);
+    if (r.ok()) {
+      core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due,
+                             r->drained);
+      handed_out += r->handed_out;
+    } else {
       core.due_index.AbortScan(integration_id, ticket);
-      return r.status();
+      status = r.status();
     }
-    core.due_index.EndScan(integration_id, ticket, r->resume, r->first_unscanned_due,
-                           r->drained);
-    handed_out = r->handed_out;
   }
-  if (handed_out < max_items && ticket.fresh_from != DueIndex::kNotArmed) {
-    // Outside the index's lock: fn may be slow. The buffer is borrowed from
-    // the thread, so that a dispatcher scanning all day does not grow one
-    // per call (a nested call would find it taken and use its own).
-    thread_local std::vector<Delivery> spare;
-    std::vector<Delivery> fresh = std::move(spare);
-    fresh.clear();
+  if (status.ok() && handed_out < max_items && ticket.fresh_from != DueIndex::kNotArmed &&
+      !ticket.capped()) {
     core.due_index.TakeFresh(integration_id, now, max_items - handed_out, &fresh);
-    for (Delivery& d : fresh) fn(std::move(d));
-    handed_out += fresh.size();
-    fresh.clear();
-    spare = std::move(fresh);
+    handed_out += hand_out_fresh();
   }
+  spare = std::move(fresh);
+  if (!status.ok()) return status;
   return handed_out;
 }
 
@@ -426,6 +446,11 @@ absl::Status OutboxStore::PurgeIntegration(uint64_t integration_id) {
 
 uint64_t OutboxStore::FreshCacheBytes() const {
   return impl_->core.due_index.fresh_bytes();
+}
+
+OutboxStore::FreshListCounts OutboxStore::FreshLists() const {
+  const store_internal::DueIndex::FreshCounts c = impl_->core.due_index.fresh_counts();
+  return {c.capped, c.dropped};
 }
 
 uint64_t OutboxStore::LastScanSkippedInternalKeys() { return last_scan_skipped; }

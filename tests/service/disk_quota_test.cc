@@ -110,6 +110,28 @@ TEST_F(DiskQuotaTest, MetricsCountLogOnlyDeliveriesUntilACheckpoint) {
             std::string::npos);
 }
 
+// /metrics counts the fresh lists dropped with deliveries in them (their
+// log-only deliveries then need a checkpoint) and those capped.
+TEST_F(DiskQuotaTest, MetricsCountFreshListsDroppedAndCapped) {
+  auto gauges = [&] {
+    std::string out;
+    service_->RenderStoreGauges(&out);
+    return out;
+  };
+  ASSERT_TRUE(store_->ScanDue(1, clock_.NowMs(), SIZE_MAX, [](Delivery&&) {}).ok());
+  Fill();
+  EXPECT_NE(gauges().find("\noutboxd_store_fresh_lists_dropped_total 0\n"),
+            std::string::npos)
+      << gauges();
+  store_->ResetCursor(1);  // drops the list of kEvents deliveries
+  EXPECT_NE(gauges().find("\noutboxd_store_fresh_lists_dropped_total 1\n"),
+            std::string::npos)
+      << gauges();
+  EXPECT_NE(gauges().find("\noutboxd_store_fresh_lists_capped_total 0\n"),
+            std::string::npos)
+      << gauges();
+}
+
 // After a crash, /metrics says how many log-only deliveries the open wrote
 // back from the WAL.
 TEST_F(DiskQuotaTest, MetricsCountLogOnlyDeliveriesRestoredAtOpen) {

@@ -300,6 +300,63 @@ TEST_F(FreshIndexTest, OverTheCapTheListGoesBackToRocksDbUntilADrainedScan) {
   EXPECT_EQ(index_.BeginScan(1, 100).start, (OutboxPos{60, 150}));
 }
 
+TEST_F(FreshIndexTest, PastHalfTheCapTheListIsCappedTakenFirstAndArmedAgainOnceEmpty) {
+  index_.EndScan(1, index_.BeginScan(1), OutboxPos{50, 0}, kNoDue);  // cursor past 20
+  // 100..102 drawn and written: past half of the 1,000 bytes.
+  next_seq_ = 103;
+  Write({At(10, 100, 150), At(10, 101, 150), At(10, 102, 150)});
+  EXPECT_TRUE(index_.capped(1));
+  EXPECT_EQ(index_.fresh_counts().capped, 1u);
+  const DueIndex::FreshRange range = index_.Fresh(1);
+  EXPECT_EQ(range.from, 100u);
+  EXPECT_EQ(range.to, 103u);
+  EXPECT_FALSE(range.Contains(103));
+  // 103, drawn after the cap, is not listed: the RocksDB part has it.
+  Write({At(20, 103)});
+  EXPECT_EQ(index_.NextDue(1), 10);
+  // The list goes first, and fills the scan: RocksDB is left untouched.
+  std::vector<Delivery> out;
+  DueIndex::ScanTicket t = index_.BeginScan(1, 30, 2, &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].key.seq, 101u);
+  EXPECT_FALSE(t.scan_rocks);
+  EXPECT_TRUE(t.capped());
+  // Emptied: armed again at the allocator's position, and the RocksDB
+  // scan, from 103's write, steps over no seq below it.
+  out.clear();
+  next_seq_ = 110;
+  t = index_.BeginScan(1, 30, 10, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].key.seq, 102u);
+  EXPECT_TRUE(t.scan_rocks);
+  EXPECT_FALSE(t.capped());
+  EXPECT_EQ(t.fresh_from, 110u);
+  EXPECT_EQ(t.start, (OutboxPos{20, 103}));
+  EXPECT_FALSE(t.Listed(103));
+  EXPECT_TRUE(t.Listed(110));
+  index_.EndScan(1, t, OutboxPos{20, 104}, kNoDue);
+  EXPECT_FALSE(index_.capped(1));
+  EXPECT_EQ(index_.fresh_counts().dropped, 0u);
+  Write({At(40, 110)});
+  EXPECT_EQ(Take(40), (std::vector<uint64_t>{110}));
+}
+
+TEST_F(FreshIndexTest, ACappedListThatNobodyTakesFromStaysCapped) {
+  index_.EndScan(1, index_.BeginScan(1), OutboxPos{5, 0}, kNoDue);
+  next_seq_ = 101;
+  Write({At(10, 100, 600)});
+  ASSERT_TRUE(index_.capped(1));
+  next_seq_ = 102;
+  Write({At(10, 101, 600)});  // a Put: the list does not grow
+  EXPECT_TRUE(index_.capped(1));
+  EXPECT_LT(index_.fresh_bytes(), 1000u);
+  // A scan with nothing due leaves it as it is.
+  std::vector<Delivery> out;
+  EXPECT_FALSE(index_.BeginScan(1, 5, 10, &out).scan_rocks);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(index_.capped(1));
+}
+
 TEST_F(FreshIndexTest, ResetAndFailedWritesDisarm) {
   index_.BeginScan(1, 0);
   Write({At(10, 100)});

@@ -182,9 +182,55 @@ TEST_F(FreshTest, APendingRetryDoesNotKeepTheListOff) {
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 60'000)), ElementsAre(retry[0].seq));
 }
 
+TEST_F(FreshTest, PastHalfTheCapAListStopsListingAndGoesFirstUntilEmptied) {
+  // The dispatcher is behind: 5 writes of kCap/8 pass half the cap.
+  std::vector<uint64_t> listed;
+  for (int i = 0; i < 5; ++i) {
+    for (const DeliveryKey& k : Enqueue(1, kT0, kCap / 8)) listed.push_back(k.seq);
+  }
+  EXPECT_EQ(store_->FreshLists().capped, 1u);
+  const uint64_t held = store_->FreshCacheBytes();
+  EXPECT_GT(held, kCap / 2);
+  // Later writes go to RocksDB; what is listed stays listed.
+  const auto later = Seqs(Enqueue(3));
+  EXPECT_EQ(store_->FreshCacheBytes(), held);
+  // The capped list goes first, although RocksDB has deliveries due too.
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0, 2)), ElementsAre(listed[0], listed[1]));
+  std::vector<uint64_t> rest(listed.begin() + 2, listed.end());
+  rest.insert(rest.end(), later.begin(), later.end());
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(rest));
+  // Emptied, it lists again: nothing was dropped, no RocksDB drain needed.
+  const auto again = Seqs(Enqueue(2));
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(again));
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
+  EXPECT_EQ(store_->FreshLists().dropped, 0u);
+}
+
+TEST_F(FreshTest, ACappedListWithARetryNotDueYetWaitsForIt) {
+  const auto first = Enqueue(1);
+  const std::vector<Delivery> held = Scan(*store_, 1, kT0);
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_TRUE(ApplyOne([&](Changes& c) { c.Reschedule(held[0], kT0 + 60'000, 1); }).ok());
+  const auto big = Seqs(Enqueue(5, kT0, kCap / 8));  // listed, then capped
+  ASSERT_EQ(store_->FreshLists().capped, 1u);
+  const auto later = Seqs(Enqueue(2));
+  std::vector<uint64_t> due = big;
+  due.insert(due.end(), later.begin(), later.end());
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(due));
+  // The list still holds the retry: capped, so a new write is a Put, found
+  // by the RocksDB scan; the retry comes from the list when due.
+  const auto put = Seqs(Enqueue(1, kT0 + 1));
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 1)), ElementsAreArray(put));
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 60'000)), ElementsAre(first[0].seq));
+  const auto listed_again = Seqs(Enqueue(1, kT0 + 60'000));
+  EXPECT_GT(store_->FreshCacheBytes(), 0u);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 60'000)), ElementsAreArray(listed_again));
+}
+
 TEST_F(FreshTest, TheLargestListGoesFirstWhenOverTheCap) {
-  // Integration 2 is never scanned (its destination is paused): its list
-  // grows. Integration 1 is taken from as it is written.
+  // Integrations 2 and 3 are never scanned (their destinations are
+  // paused); integration 1 is taken from as it is written.
   auto write = [&](uint64_t id, size_t bytes) {
     DeliveryKey key;
     EXPECT_TRUE(ApplyOne([&](Changes& c) {
@@ -193,18 +239,27 @@ TEST_F(FreshTest, TheLargestListGoesFirstWhenOverTheCap) {
     return key;
   };
   // (The first write creates and arms 2 after its seq was drawn: not listed.)
-  for (int i = 0; i < 8; ++i) write(2, kCap / 8);  // 7 listed: just under the cap
+  for (int i = 0; i < 4; ++i) write(2, kCap / 8);
+  write(2, kCap * 3 / 8);  // 3 + 1 listed: past half the cap, capped
+  ASSERT_EQ(store_->FreshLists().capped, 1u);
+  const uint64_t held_by_2 = store_->FreshCacheBytes();
+  for (int i = 0; i < 3; ++i) write(2, kCap / 8);  // not listed
+  EXPECT_EQ(store_->FreshCacheBytes(), held_by_2);
   for (int i = 0; i < 6; ++i) {
     const DeliveryKey key = write(1, kCap / 8);
     EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAre(key.seq)) << i;
   }
-  // Past the cap integration 2 was shed, integration 1 kept its list.
-  EXPECT_LT(store_->FreshCacheBytes(), kCap / 4);
+  // 3's list grows past what is left of the cap: the largest list (2's)
+  // is dropped, 3's and 1's are kept.
+  EXPECT_EQ(store_->FreshLists().dropped, 0u);
+  for (int i = 0; i < 5; ++i) write(3, kCap / 16);
+  EXPECT_EQ(store_->FreshLists().dropped, 1u);
+  EXPECT_LT(store_->FreshCacheBytes(), kCap / 2);
   const DeliveryKey listed = write(1, 10);
-  EXPECT_GT(store_->FreshCacheBytes(), 0u);
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAre(listed.seq));
-  EXPECT_EQ(store_->FreshCacheBytes(), 0u);  // 2's list is gone, not just smaller
   EXPECT_EQ(Scan(*store_, 2, kT0).size(), 8u);
+  EXPECT_EQ(Scan(*store_, 3, kT0).size(), 5u);
+  EXPECT_EQ(store_->FreshCacheBytes(), 0u);
 }
 
 TEST_F(FreshTest, RescheduledDeliveriesOfOneBatchAreAllListed) {

@@ -188,20 +188,40 @@ TEST_F(LogOnlyTest, DeliveriesOfAListShedOverTheCapAreFoundByTheNextScan) {
   Reopen();
   Arm(1);
   std::vector<uint64_t> all;
-  for (int b = 0; b < 6; ++b) {
-    // ~6 KiB a batch, log-only while listed; the third one passes the cap
-    // and the list is dropped, and later ones go to RocksDB as Puts.
+  for (int events : {10, 20, 10, 10}) {
+    // 600 bytes an event, log-only while listed. The first batch is listed;
+    // the second passes the whole cap in one write and the list is dropped
+    // (not only capped at half), and later ones go to RocksDB as Puts.
     EXPECT_TRUE(ApplyOne([&](Changes& c) {
-                  for (int i = 0; i < 10; ++i) {
+                  for (int i = 0; i < events; ++i) {
                     all.push_back(
                         c.Enqueue(1, "hits", std::string(600, 'e'), kT0, kT0).seq);
                   }
                 }).ok());
   }
+  EXPECT_EQ(store_->FreshLists().dropped, 1u);
   EXPECT_GT(store_->LogOnlyPending(), 0u);
   // No reset: the scan itself must find what the dropped list held.
   EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray(all));
   EXPECT_EQ(store_->LogOnlyPending(), 0u);
+}
+
+TEST_F(LogOnlyTest, APutBesideAListedDeliveryInOneBatchAsksForNoCheckpoint) {
+  // Written before integration 1 was known: its seq is below the list's
+  // first, so it is a Put, and so is its retry.
+  const auto old = Enqueue(1, 1);
+  const std::vector<Delivery> held = Scan(*store_, 1, kT0);  // arms the list
+  ASSERT_EQ(held.size(), 1u);
+  DeliveryKey fresh;
+  ASSERT_TRUE(ApplyOne([&](Changes& c) {
+                c.Reschedule(held[0], kT0 + 60'000, 1);
+                fresh = c.Enqueue(1, "hits", std::string(500, 'e'), kT0, kT0);
+              }).ok());
+  EXPECT_EQ(store_->LogOnlyPending(), 1u);
+  // Only an unlisted log-only delivery needs one (a scan runs it first).
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0)), ElementsAreArray({fresh.seq}));
+  EXPECT_EQ(store_->LogOnlyPending(), 1u);
+  EXPECT_THAT(Seqs(Scan(*store_, 1, kT0 + 60'000)), ElementsAreArray({old[0].seq}));
 }
 
 TEST_F(LogOnlyTest, OldestDueSeesLogOnlyDeliveries) {
