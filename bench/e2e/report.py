@@ -24,6 +24,10 @@ ROWS = [
      "outboxd context switches per 1,000 events (all threads)", ""),
     ("throughput", "peak_rss_mib", "outboxd peak RSS", "MiB"),
     ("throughput", "records_per_post", "records per POST to the sink", ""),
+    ("throughput", "log_only_share", "deliveries written to the WAL only (not the memtable)",
+     "share"),
+    ("throughput", "fresh_lists_capped", "fresh list capped (dispatcher behind)", "times"),
+    ("throughput", "fresh_lists_dropped", "fresh list dropped", "times"),
     ("throughput", "ingest_request_ms_p99", "ingest request p99 (202 round trip)", "ms"),
     ("throughput", "loadavg_before", "load average before the run (shared machine)", ""),
     ("verify", "target_rate", "verify: offered rate (half the max)", "events/s"),
@@ -87,7 +91,8 @@ def summarize(runs):
 
 def one_line(r):
     keys = ["e2e_events_per_s", "ingest_events_per_s", "cpu_us_per_event", "peak_rss_mib",
-            "records_per_post", "latency_ms_p99", "warm_latency_ms_p99", "peak_in_flight",
+            "records_per_post", "log_only_share", "fresh_lists_capped", "fresh_lists_dropped",
+            "latency_ms_p99", "warm_latency_ms_p99", "peak_in_flight",
             "sustained_in_flight_median",
             "reopen_to_listening_s", "log_only_restored", "missing_records",
             "drain_events_per_s", "scan_us_mean_first",

@@ -282,6 +282,14 @@ def summarize_delivery(ob, events, cpu0, seconds_e2e, lg, switches0=None):
         "failed_requests": int(m.get('outboxd_requests_total{class="transport_error"}', 0) +
                                m.get('outboxd_requests_total{class="5xx"}', 0) +
                                m.get('outboxd_requests_total{class="4xx"}', 0)),
+        # Deliveries that went to the WAL only (the fresh list had them) rather
+        # than the memtable, and how often a lagging dispatcher made a list
+        # stop listing (capped) or lose what it held (dropped).
+        "log_only_share": (round(m.get("outboxd_store_log_only_written_total", 0) /
+                                 m["outboxd_ingest_deliveries_total"], 3)
+                           if m.get("outboxd_ingest_deliveries_total") else None),
+        "fresh_lists_capped": int(m.get("outboxd_store_fresh_lists_capped_total", 0)),
+        "fresh_lists_dropped": int(m.get("outboxd_store_fresh_lists_dropped_total", 0)),
         "loadavg_before": None,
     }
 

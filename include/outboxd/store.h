@@ -278,10 +278,12 @@ class OutboxStore {
   // (kArchived). The daemon calls it every second; ScanDue also runs a
   // requested one first, so that what a dropped list held is found.
   absl::Status MaybeCheckpoint();
-  // Log-only deliveries written and not yet removed or rewritten, and
-  // those restored as Puts by the last Open (metrics, tests).
+  // Log-only deliveries written and not yet removed or rewritten, those
+  // restored as Puts by the last Open, and those written since Open
+  // (metrics, tests).
   uint64_t LogOnlyPending() const;
   uint64_t LogOnlyRestoredAtOpen() const;
+  uint64_t LogOnlyWritten() const;
   // Compacts the outbox column family: a delivered entry and its
   // SingleDelete in different table files both go, freeing their space.
   // Blocks until done (used over the disk quota, after a Flush).

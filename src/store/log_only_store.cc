@@ -339,4 +339,8 @@ uint64_t OutboxStore::LogOnlyRestoredAtOpen() const {
   return impl_->core.log_only_restored;
 }
 
+uint64_t OutboxStore::LogOnlyWritten() const {
+  return impl_->core.log_only_written.load(std::memory_order_relaxed);
+}
+
 }  // namespace outboxd

@@ -253,6 +253,9 @@ absl::Status OutboxStore::Apply(Changes changes, Sync sync) {
   }
   OUTBOXD_CRASH_POINT("store.apply.after_write");
   if (deferred) core.deferred_unsynced.store(true, std::memory_order_release);
+  if (c->log_only_count > 0) {
+    core.log_only_written.fetch_add(c->log_only_count, std::memory_order_relaxed);
+  }
   for (uint64_t id : c->purged) core.due_index.Erase(id);
   if (c->keep_fresh) {
     std::vector<Delivery> written_log_only;

@@ -38,6 +38,7 @@ struct StoreCore {
   LogOnlySet log_only;
   Mutex checkpoint_mu;             // one checkpoint at a time
   uint64_t log_only_restored = 0;  // by Open
+  std::atomic<uint64_t> log_only_written{0};
 };
 
 // After the store opened: rewrites as Puts the log-only deliveries that the
