@@ -367,10 +367,11 @@ void ServiceImpl::RenderStoreGauges(std::string* out) const {
                      out);
   absl::StrAppend(out, "outboxd_store_log_only_restored_at_open ",
                   store_->LogOnlyRestoredAtOpen(), "\n");
-  AppendMetricHeader("outboxd_store_log_only_written_total", "counter",
-                     "Deliveries written to the WAL only (listed for the dispatcher); the "
-                     "others of outboxd_ingest_deliveries_total went to the memtable.",
-                     out);
+  AppendMetricHeader(
+      "outboxd_store_log_only_written_total", "counter",
+      "Deliveries written to the WAL only (listed for the dispatcher); the "
+      "others of outboxd_ingest_deliveries_total went to the memtable.",
+      out);
   absl::StrAppend(out, "outboxd_store_log_only_written_total ", store_->LogOnlyWritten(),
                   "\n");
   RenderStoreMetrics(LastStoreStats(), out);

@@ -107,9 +107,9 @@ TEST_F(DiskQuotaTest, MetricsCountLogOnlyDeliveriesUntilACheckpoint) {
   ASSERT_TRUE(store_->Checkpoint(OutboxStore::CheckpointScope::kAll).ok());
   EXPECT_NE(gauges().find(none), std::string::npos) << gauges();
   // The counter keeps what was written.
-  EXPECT_NE(
-      gauges().find(absl::StrCat("\noutboxd_store_log_only_written_total ", kEvents, "\n")),
-      std::string::npos)
+  EXPECT_NE(gauges().find(
+                absl::StrCat("\noutboxd_store_log_only_written_total ", kEvents, "\n")),
+            std::string::npos)
       << gauges();
   EXPECT_NE(gauges().find("\noutboxd_store_log_only_restored_at_open 0\n"),
             std::string::npos);
