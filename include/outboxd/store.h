@@ -217,7 +217,8 @@ class OutboxStore {
   // (due, seq) order, from the integration's cursor, at most `max_items`.
   // Each is handed out once: a later scan continues after it, unless a write
   // below the cursor rewinds it, so the caller skips keys it already holds.
-  // Returns the number handed out.
+  // Returns the number handed out. On an error fn may already have been
+  // handed some (from a capped fresh list): they are the caller's as usual.
   absl::StatusOr<size_t> ScanDue(uint64_t integration_id, TimeMs now, size_t max_items,
                                  absl::FunctionRef<void(Delivery&&)> fn);
 
