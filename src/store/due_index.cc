@@ -22,13 +22,12 @@ DueIndex::Entry& DueIndex::FindOrAdd(uint64_t integration_id) {
 }
 
 void DueIndex::Arm(Entry& e) {
-  if (fresh_cap_ == 0 || e.fresh_from != kNotArmed) return;
+  if (fresh_cap_ == 0 || e.range.armed()) return;
   // Under mu_: a writer whose seq was drawn before this read reports it
   // later (then seq < S, RocksDB part) or reported it already (then it was
   // not armed, RocksDB part); every seq drawn after is >= S and reported
   // after this, to the list.
-  e.fresh_from = next_seq_();
-  e.fresh_to = kNotArmed;
+  e.range = {next_seq_(), kNotArmed};
 }
 
 void DueIndex::Rearm(Entry& e) {
@@ -37,7 +36,7 @@ void DueIndex::Rearm(Entry& e) {
   // for a checkpoint if it was written log-only). Handed-out keys that the
   // RocksDB part may find again are held by the caller or removed, as after
   // Disarm.
-  e.fresh_from = kNotArmed;
+  e.range = {};
   Arm(e);
 }
 
@@ -63,7 +62,7 @@ void DueIndex::Disarm(Entry& e) {
     e.next_due = std::min(e.next_due, first.due_ms);
   }
   DropFresh(e);
-  e.fresh_from = e.fresh_to = kNotArmed;
+  e.range = {};
 }
 
 void DueIndex::Seed(uint64_t integration_id, TimeMs first_due_ms) {
@@ -80,12 +79,12 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
   e.oldest = std::min(e.oldest, pos);
   e.last_write = next_write_++;
   OutboxPos rocks = pos;  // smallest position written for the RocksDB part
-  if (written != nullptr && e.fresh_from != kNotArmed) {
+  if (written != nullptr && e.range.armed()) {
     rocks = kInfinitePos;
     const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
     size_t left = 0;  // the unlisted ones, compacted to the front
     for (Delivery& d : *written) {
-      if (!e.Listed(d.key.seq)) {
+      if (!e.range.Contains(d.key.seq)) {
         rocks = std::min(rocks, PosOf(d));
         if (&(*written)[left] != &d) (*written)[left] = std::move(d);
         ++left;
@@ -96,11 +95,11 @@ void DueIndex::OnWritten(uint64_t integration_id, OutboxPos pos,
     e.fresh.Sort();
     Recount(e, listed, held);
     written->resize(left);
-    if (!e.capped() && e.fresh.held_bytes() > fresh_cap_ / 2) {
+    if (!e.range.capped() && e.fresh.held_bytes() > fresh_cap_ / 2) {
       // The dispatcher is behind: stop listing (every seq drawn from now on
       // is >= T) and keep what is listed, rather than drop it all at the
       // cap. The list goes first in scans, so it empties and is armed again.
-      e.fresh_to = next_seq_();
+      e.range.to = next_seq_();
       ++counts_.capped;
     }
     if (fresh_held_ > fresh_cap_) ShedFresh();
@@ -155,13 +154,13 @@ DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id, TimeMs now,
                                          std::vector<Delivery>* capped_out) {
   MutexLock lock(&mu_);
   Entry& e = FindOrAdd(integration_id);
-  if (e.capped()) {
+  if (e.range.capped()) {
     const size_t listed = e.fresh.listed_bytes(), held = e.fresh.held_bytes();
     const size_t n = e.fresh.TakeDue(now, max_items, capped_out);
     Recount(e, listed, held);
     if (e.fresh.empty()) Rearm(e);
     if (n == max_items) {
-      ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.fresh_from, e.fresh_to};
+      ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.range};
       ticket.scan_rocks = false;
       return ticket;
     }
@@ -170,8 +169,8 @@ DueIndex::ScanTicket DueIndex::BeginScan(uint64_t integration_id, TimeMs now,
 }
 
 DueIndex::ScanTicket DueIndex::MakeTicket(Entry& e, TimeMs now) {
-  ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.fresh_from, e.fresh_to};
-  if (e.fresh_from != kNotArmed && e.next_due > now) {
+  ScanTicket ticket{std::min(e.cursor, e.rewind), e.epoch, e.range};
+  if (e.range.armed() && e.next_due > now) {
     ticket.scan_rocks = false;
     return ticket;
   }
@@ -202,14 +201,13 @@ size_t DueIndex::fresh_bytes() const {
 DueIndex::FreshRange DueIndex::Fresh(uint64_t integration_id) const {
   MutexLock lock(&mu_);
   auto it = entries_.find(integration_id);
-  if (it == entries_.end()) return {};
-  return {it->second.fresh_from, it->second.fresh_to};
+  return it == entries_.end() ? FreshRange{} : it->second.range;
 }
 
 bool DueIndex::capped(uint64_t integration_id) const {
   MutexLock lock(&mu_);
   auto it = entries_.find(integration_id);
-  return it != entries_.end() && it->second.capped();
+  return it != entries_.end() && it->second.range.capped();
 }
 
 DueIndex::FreshCounts DueIndex::fresh_counts() const {
@@ -220,7 +218,7 @@ DueIndex::FreshCounts DueIndex::fresh_counts() const {
 bool DueIndex::armed(uint64_t integration_id) const {
   MutexLock lock(&mu_);
   auto it = entries_.find(integration_id);
-  return it != entries_.end() && it->second.fresh_from != kNotArmed;
+  return it != entries_.end() && it->second.range.armed();
 }
 
 void DueIndex::EndScan(uint64_t integration_id, const ScanTicket& ticket,
@@ -267,7 +265,7 @@ uint64_t DueIndex::BeginReset(uint64_t integration_id) {
   e.next_due = 0;  // a safe lower bound until EndReset knows better
   // The listed keys are in RocksDB too, and the cursor is at its start.
   DropFresh(e);
-  e.fresh_from = e.fresh_to = kNotArmed;
+  e.range = {};
   e.epoch = next_epoch_++;
   e.version = next_version_++;
   return e.version;

@@ -43,27 +43,26 @@ namespace outboxd::store_internal {
 
 class DueIndex {
  public:
-  // What a scan needs from BeginScan and gives back to EndScan/AbortScan.
-  struct ScanTicket {
-    OutboxPos start;
-    uint64_t epoch = 0;  // changes when the cursor is reset or the entry dropped
-    // Keys with seq in [fresh_from, fresh_to) belong to the fresh list: the
-    // RocksDB scan steps over them. fresh_from is kNotArmed when not armed,
-    // fresh_to kNotArmed (+inf) unless the list is capped.
-    uint64_t fresh_from = kNotArmed;
-    uint64_t fresh_to = kNotArmed;
-    // False when the RocksDB part has nothing due (only BeginScan(id, now)
-    // of an armed integration says so); the scan is then skipped.
-    bool scan_rocks = true;
-    bool Listed(uint64_t seq) const { return seq >= fresh_from && seq < fresh_to; }
-    bool capped() const { return fresh_to != kNotArmed; }
-  };
   static constexpr uint64_t kNotArmed = UINT64_MAX;
-  // The seqs an integration's list takes: [from, to).
+  // The seqs an integration's fresh list takes, [S, T): from is kNotArmed
+  // when it is not armed, to kNotArmed (+inf) unless the list is capped.
   struct FreshRange {
     uint64_t from = kNotArmed;
     uint64_t to = kNotArmed;
     bool Contains(uint64_t seq) const { return seq >= from && seq < to; }
+    bool armed() const { return from != kNotArmed; }
+    bool capped() const { return to != kNotArmed; }
+  };
+  // What a scan needs from BeginScan and gives back to EndScan/AbortScan.
+  struct ScanTicket {
+    OutboxPos start;
+    uint64_t epoch = 0;  // changes when the cursor is reset or the entry dropped
+    // Keys with a seq in it belong to the fresh list: the RocksDB scan
+    // steps over them.
+    FreshRange fresh;
+    // False when the RocksDB part has nothing due (only BeginScan(id, now)
+    // of an armed integration says so); the scan is then skipped.
+    bool scan_rocks = true;
   };
   // How often lists were capped (and later armed again) and dropped with
   // deliveries in them (metrics).
@@ -177,12 +176,9 @@ class DueIndex {
     uint64_t version = 0;          // changes on every write, scan and reset
     OutboxPos oldest = kBeginPos;  // see GetOldestHint
     uint64_t last_write = 0;       // next_write_ at its last write (0: none)
-    // Fresh deliveries (see the top): the list, S and T.
-    uint64_t fresh_from = kNotArmed;
-    uint64_t fresh_to = kNotArmed;
+    // Fresh deliveries (see the top): the list and its [S, T).
+    FreshRange range;
     FreshList fresh;
-    bool Listed(uint64_t seq) const { return seq >= fresh_from && seq < fresh_to; }
-    bool capped() const { return fresh_to != kNotArmed; }
     // next_due above covers the RocksDB part only; this is both.
     TimeMs Due() const {
       return fresh.empty() ? next_due : std::min(next_due, fresh.front().key.due_ms);

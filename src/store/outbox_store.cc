@@ -141,7 +141,7 @@ absl::StatusOr<ScanResult> ScanRange(const StoreCore& core, uint64_t integration
       return r;
     }
     r.resume = store_internal::Successor(pos);
-    if (ticket.Listed(key->seq)) continue;
+    if (ticket.fresh.Contains(key->seq)) continue;
     Delivery delivery;
     delivery.key = *key;
     if (!store_internal::DecodeDeliveryValue(it->value().ToStringView(), &delivery)) {
@@ -352,8 +352,8 @@ absl::StatusOr<size_t> OutboxStore::ScanDue(uint64_t integration_id, TimeMs now,
       status = r.status();
     }
   }
-  if (status.ok() && handed_out < max_items && ticket.fresh_from != DueIndex::kNotArmed &&
-      !ticket.capped()) {
+  if (status.ok() && handed_out < max_items && ticket.fresh.armed() &&
+      !ticket.fresh.capped()) {
     core.due_index.TakeFresh(integration_id, now, max_items - handed_out, &fresh);
     handed_out += hand_out_fresh();
   }

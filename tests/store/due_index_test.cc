@@ -252,7 +252,7 @@ TEST_F(FreshIndexTest, SeqsFromTheArmingPointOnAreListedNotScanned) {
   EXPECT_TRUE(index_.armed(1));
   DueIndex::ScanTicket t = index_.BeginScan(1, 60);
   EXPECT_TRUE(t.scan_rocks);
-  EXPECT_EQ(t.fresh_from, 100u);
+  EXPECT_EQ(t.fresh.from, 100u);
   index_.EndScan(1, t, OutboxPos{70, 0}, kNoDue);  // drained
   Write({At(80, 101), At(80, 100), At(90, 102)});
   EXPECT_GT(index_.fresh_bytes(), 0u);
@@ -289,7 +289,7 @@ TEST_F(FreshIndexTest, OverTheCapTheListGoesBackToRocksDbUntilADrainedScan) {
   t = index_.BeginScan(1, 100);
   EXPECT_TRUE(t.scan_rocks);
   EXPECT_EQ(t.start, (OutboxPos{10, 100}));  // the first listed key
-  EXPECT_EQ(t.fresh_from, DueIndex::kNotArmed);
+  EXPECT_EQ(t.fresh.from, DueIndex::kNotArmed);
   index_.EndScan(1, t, OutboxPos{30, 103}, /*first_unscanned_due=*/40);
   EXPECT_FALSE(index_.armed(1));  // stopped at its item limit: stays with RocksDB
   t = index_.BeginScan(1, 100);
@@ -320,7 +320,7 @@ TEST_F(FreshIndexTest, PastHalfTheCapTheListIsCappedTakenFirstAndArmedAgainOnceE
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1].key.seq, 101u);
   EXPECT_FALSE(t.scan_rocks);
-  EXPECT_TRUE(t.capped());
+  EXPECT_TRUE(t.fresh.capped());
   // Emptied: armed again at the allocator's position, and the RocksDB
   // scan, from 103's write, steps over no seq below it.
   out.clear();
@@ -329,11 +329,11 @@ TEST_F(FreshIndexTest, PastHalfTheCapTheListIsCappedTakenFirstAndArmedAgainOnceE
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].key.seq, 102u);
   EXPECT_TRUE(t.scan_rocks);
-  EXPECT_FALSE(t.capped());
-  EXPECT_EQ(t.fresh_from, 110u);
+  EXPECT_FALSE(t.fresh.capped());
+  EXPECT_EQ(t.fresh.from, 110u);
   EXPECT_EQ(t.start, (OutboxPos{20, 103}));
-  EXPECT_FALSE(t.Listed(103));
-  EXPECT_TRUE(t.Listed(110));
+  EXPECT_FALSE(t.fresh.Contains(103));
+  EXPECT_TRUE(t.fresh.Contains(110));
   index_.EndScan(1, t, OutboxPos{20, 104}, kNoDue);
   EXPECT_FALSE(index_.capped(1));
   EXPECT_EQ(index_.fresh_counts().dropped, 0u);
