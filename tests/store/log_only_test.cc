@@ -206,6 +206,27 @@ TEST_F(LogOnlyTest, DeliveriesOfAListShedOverTheCapAreFoundByTheNextScan) {
   EXPECT_EQ(store_->LogOnlyPending(), 0u);
 }
 
+TEST_F(LogOnlyTest, ACappedListsDeliveriesAndThePutsAfterItSurviveACrash) {
+  cap_ = 16 * 1024;
+  Reopen();
+  Arm(1);
+  std::vector<uint64_t> all;
+  for (int b = 0; b < 4; ++b) {
+    // ~3 KiB a batch: the list is capped at half the cap during the third,
+    // and the fourth is written as Puts.
+    for (const DeliveryKey& k : Enqueue(1, 5)) all.push_back(k.seq);
+  }
+  ASSERT_EQ(store_->FreshLists().capped, 1u);
+  ASSERT_EQ(store_->FreshLists().dropped, 0u);
+  const uint64_t log_only = store_->LogOnlyWritten();
+  ASSERT_GT(log_only, 0u);
+  ASSERT_LT(log_only, all.size());
+  CloseWithoutCheckpointAndReopen();
+  EXPECT_EQ(store_->LogOnlyRestoredAtOpen(), log_only);
+  EXPECT_EQ(store_->QueuedCount(1), all.size());
+  EXPECT_THAT(Seqs(ScanEverything(*store_, 1)), ElementsAreArray(all));
+}
+
 TEST_F(LogOnlyTest, APutBesideAListedDeliveryInOneBatchAsksForNoCheckpoint) {
   // Written before integration 1 was known: its seq is below the list's
   // first, so it is a Put, and so is its retry.
